@@ -1,0 +1,67 @@
+// API load test: while `tickflow up` ingests 2,000 trades/s into PostgreSQL (in-process bus, real
+// PostgreSQL), autocannon hammers GET /api/v1/bars for a fixed time on loopback and records the
+// request rate and the latency distribution. Bounded: 10 connections, 15 s, 127.0.0.1 only.
+// Usage: node bench/api-load.ts   (writes bench/results/api-latest.json)
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import autocannon from 'autocannon'
+import { root } from '../test/support/kafka.ts'
+import { findPostgres, createTestDatabase } from '../test/support/postgres.ts'
+import { startCli } from '../test/support/cli.ts'
+
+const postgres = await findPostgres()
+const database = await createTestDatabase(postgres.adminUrl)
+const dir = mkdtempSync(join(tmpdir(), 'tickflow-api-load-'))
+const symbols = Array.from({ length: 20 }, (_, i) => `L${i}`)
+const up = startCli(
+  ['up', '--port', '0', '--rate', '2000', '--duration', '60s', '--symbols', symbols.join(',')],
+  { KAFKA_BROKERS: '', DATABASE_URL: database.url, LOG_LEVEL: 'info' },
+  dir,
+)
+try {
+  let address = ''
+  for (const deadline = Date.now() + 30_000; !address; await sleep(100)) {
+    address = /"address":"(http:\/\/[^"]+)"/.exec(up.output())?.[1] ?? ''
+    if (Date.now() > deadline) throw new Error(`tickflow up did not start: ${up.output()}`)
+  }
+  await sleep(10_000) // ten seconds of trades: bars exist for every interval
+  process.stderr.write('api-load: 15 s of GET /api/v1/bars, 10 connections, while ingesting 2,000 trades/s\n')
+  const result = await autocannon({
+    url: address,
+    connections: 10,
+    duration: 15,
+    requests: symbols.map((s, i) => ({
+      method: 'GET',
+      path: `/api/v1/bars?symbol=${s}&interval=${['1s', '1m', '5m'][i % 3]}&limit=500`,
+    })),
+  })
+  const out = {
+    when: new Date().toISOString(),
+    endpoint: 'GET /api/v1/bars (limit 500, 20 symbols, intervals 1s/1m/5m)',
+    ingestingTradesPerSec: 2000,
+    connections: 10,
+    seconds: 15,
+    requestsPerSec: result.requests.average,
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    non2xx: result.non2xx,
+    errors: result.errors,
+  }
+  mkdirSync(join(root, 'bench/results'), { recursive: true })
+  writeFileSync(join(root, 'bench/results/api-latest.json'), `${JSON.stringify(out, null, 2)}\n`)
+  process.stdout.write(
+    `bars queries: ${Math.round(out.requestsPerSec)} req/s, p50 ${out.latencyMs.p50} ms, p99 ${out.latencyMs.p99} ms, max ${out.latencyMs.max} ms, non-2xx ${out.non2xx}, errors ${out.errors}\n`,
+  )
+} finally {
+  up.child.kill('SIGTERM')
+  await up.exited
+  await database.drop()
+  await postgres.stop()
+  rmSync(dir, { recursive: true, force: true })
+}

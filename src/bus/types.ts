@@ -1,0 +1,68 @@
+// The project's own bus interface. The processor and producers see only this; the Kafka client
+// (bus/kafka.ts) and the in-process bus (bus/memory.ts) implement it, so the client library can be
+// swapped without touching the pipeline.
+
+export interface OutMessage {
+  key: string
+  value: Buffer | string
+  headers?: Record<string, string>
+}
+
+export interface BusMessage {
+  topic: string
+  partition: number
+  offset: bigint
+  key: string
+  value: Buffer
+  /** Broker (or append) timestamp in ms since the epoch. */
+  timestamp: number
+  headers: Record<string, string>
+}
+
+export interface BusProducer {
+  /** Resolves when every message is acknowledged by the bus (acks=all on Kafka). */
+  send(topic: string, messages: OutMessage[]): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Handles one batch from one partition. The consumer commits the batch's offsets only after the
+ * returned promise resolves, so a handler that stores the batch first gives at-least-once delivery;
+ * the store's own offset table turns that into exactly-once effect.
+ */
+export type BatchHandler = (batch: BusMessage[]) => Promise<void>
+
+export interface BusConsumer {
+  /** Runs until close(); rejects if consumption fails for good. */
+  run(handler: BatchHandler): Promise<void>
+  close(): Promise<void>
+}
+
+export interface ConsumerOptions {
+  groupId: string
+  topics: string[]
+  /** Upper bound of messages handed to one handler call. */
+  maxBatch?: number
+}
+
+export interface TopicSpec {
+  name: string
+  partitions: number
+  replicas?: number
+  config?: Record<string, string>
+  /**
+   * In-process bus only: the offset each partition starts at. The embedded pipeline continues from
+   * the offsets its database holds, since an in-process log does not outlive the process.
+   */
+  startOffsets?: Map<number, bigint>
+}
+
+export interface Bus {
+  readonly kind: 'kafka' | 'memory'
+  producer(): BusProducer
+  consumer(options: ConsumerOptions): BusConsumer
+  ensureTopic(spec: TopicSpec): Promise<void>
+  /** End offsets (next offset to be written) per partition. */
+  endOffsets(topic: string): Promise<Map<number, bigint>>
+  close(): Promise<void>
+}

@@ -1,0 +1,76 @@
+// Bars by event time, merged from a batch's stored ticks in the batch's own transaction: open/close
+// are chosen by (ts, ingest_seq) (a late trade replaces them when it is earlier/later), high/low by
+// greatest/least, and volume, pv = Σ price·size and trades are added, all as exact numerics.
+// vwap = pv / volume, the same expression a GROUP BY over ticks gives, so bars always equal the
+// aggregate of their ticks (test/support/bars.ts checks it).
+import type { Queryable } from './db.ts'
+import type { Tick } from '../processor/validate.ts'
+import { aggregate } from '../processor/aggregate.ts'
+
+export const INTERVALS = ['1s', '1m', '5m', '1h', '1d'] as const
+export type Interval = (typeof INTERVALS)[number]
+
+export interface Bar {
+  symbol: string
+  interval: Interval
+  bucket: string
+  open: string
+  high: string
+  low: string
+  close: string
+  volume: string
+  vwap: string | null
+  trades: string
+}
+
+// Partial bars of one batch (aggregated exactly in src/processor/aggregate.ts) merged into bars.
+const UPSERT_BARS = `
+insert into bars as o (symbol, interval, bucket, open, high, low, close, volume, pv, vwap, trades,
+                       open_ts, open_seq, close_ts, close_seq)
+select symbol, iv, to_timestamp(bucket / 1000.0), open, high, low, close, volume, pv, pv / nullif(volume, 0), trades,
+       open_ts, open_seq, close_ts, close_seq
+from unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
+            $8::numeric[], $9::numeric[], $10::bigint[], $11::timestamptz[], $12::bigint[], $13::timestamptz[], $14::bigint[])
+     as u(symbol, iv, bucket, open, high, low, close, volume, pv, trades, open_ts, open_seq, close_ts, close_seq)
+on conflict (symbol, interval, bucket) do update set
+  open      = case when (excluded.open_ts, excluded.open_seq) < (o.open_ts, o.open_seq) then excluded.open else o.open end,
+  open_seq  = case when (excluded.open_ts, excluded.open_seq) < (o.open_ts, o.open_seq) then excluded.open_seq else o.open_seq end,
+  open_ts   = least(excluded.open_ts, o.open_ts),
+  close     = case when (excluded.close_ts, excluded.close_seq) > (o.close_ts, o.close_seq) then excluded.close else o.close end,
+  close_seq = case when (excluded.close_ts, excluded.close_seq) > (o.close_ts, o.close_seq) then excluded.close_seq else o.close_seq end,
+  close_ts  = greatest(excluded.close_ts, o.close_ts),
+  high      = greatest(excluded.high, o.high),
+  low       = least(excluded.low, o.low),
+  volume    = o.volume + excluded.volume,
+  pv        = o.pv + excluded.pv,
+  vwap      = (o.pv + excluded.pv) / nullif(o.volume + excluded.volume, 0),
+  trades    = o.trades + excluded.trades,
+  updated_at = now()
+returning symbol, interval, to_char(bucket at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket,
+          open::text, high::text, low::text, close::text, volume::text, vwap::text, trades::text`
+
+export async function upsertBars(
+  tx: Queryable,
+  ticks: Tick[],
+  timezone: string,
+  intervals: readonly Interval[] = INTERVALS,
+): Promise<Bar[]> {
+  if (ticks.length === 0) return []
+  const bars = aggregate(ticks, intervals, timezone)
+  return tx.query<Bar>(UPSERT_BARS, [
+    bars.map((b) => b.symbol),
+    bars.map((b) => b.interval),
+    bars.map((b) => b.bucket),
+    bars.map((b) => b.open),
+    bars.map((b) => b.high),
+    bars.map((b) => b.low),
+    bars.map((b) => b.close),
+    bars.map((b) => b.volume),
+    bars.map((b) => b.pv),
+    bars.map((b) => b.trades),
+    bars.map((b) => b.openTs),
+    bars.map((b) => b.openSeq.toString()),
+    bars.map((b) => b.closeTs),
+    bars.map((b) => b.closeSeq.toString()),
+  ])
+}

@@ -1,0 +1,45 @@
+// Applies the versioned SQL files in src/store/migrations (NNN_name.sql) in order, each in its own
+// transaction, recording them in schema_migrations. Safe to run from several processes at once: an
+// advisory lock serialises them, and applied versions are skipped.
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Db } from './db.ts'
+
+const dir = join(import.meta.dirname, 'migrations')
+const LOCK_KEY = 7_240_001
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export function listMigrations(): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({
+      version: Number(f.slice(0, 3)),
+      name: f.slice(4, -4),
+      sql: readFileSync(join(dir, f), 'utf8'),
+    }))
+}
+
+/** Returns the versions it applied. */
+export async function migrate(db: Db): Promise<number[]> {
+  const applied: number[] = []
+  await db.query(
+    'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
+  )
+  for (const m of listMigrations()) {
+    await db.transaction(async (tx) => {
+      await tx.query('select pg_advisory_xact_lock($1)', [LOCK_KEY])
+      const done = await tx.query('select 1 from schema_migrations where version = $1', [m.version])
+      if (done.length > 0) return
+      await tx.exec(m.sql)
+      await tx.query('insert into schema_migrations (version, name) values ($1, $2)', [m.version, m.name])
+      applied.push(m.version)
+    })
+  }
+  return applied
+}

@@ -1,0 +1,151 @@
+// The embedded default: `tickflow up` with no KAFKA_BROKERS / DATABASE_URL runs the same processor
+// on the in-process bus and PGlite, and is just as exact.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openPglite } from '../../src/store/db.ts'
+import { simulate } from '../../src/sources/simulator.ts'
+import { runCli } from '../support/cli.ts'
+import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
+import { checkBars } from '../support/bars.ts'
+import { root } from '../support/kafka.ts'
+import { PROCESSOR_NODE_FLAGS } from '../../src/cli/node-flags.ts'
+
+const noServices = { KAFKA_BROKERS: '', DATABASE_URL: '' }
+
+test('tickflow up (embedded) stores every simulated trade exactly once in PGlite', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-up-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const symbols = Array.from({ length: 50 }, (_, i) => `E${i}`)
+  const args = [
+    'up',
+    '--count',
+    '60000',
+    '--rate',
+    '0',
+    '--seed',
+    '7',
+    '--start',
+    '2026-11-24T14:30:00Z',
+    '--symbols',
+    symbols.join(','),
+  ]
+  const run = await runCli(args, noServices, dir)
+  assert.equal(run.code, 0, run.output)
+  assert.match(run.output, /60000 trades produced; the store holds 60000 ticks and 0 dead letters \(pglite\)/)
+
+  const expected = new TradeChecksum()
+  for (const trade of simulate({
+    symbols,
+    rate: 0,
+    realtime: false,
+    count: 60_000,
+    seed: 7,
+    start: Date.parse('2026-11-24T14:30:00Z'),
+  }))
+    expected.add(trade)
+  const db = await openPglite(join(dir, 'data/pglite'))
+  t.after(() => db.close())
+  const got = await tableChecksum(db)
+  assert.equal(got.count, 60_000)
+  assert.equal(got.sum, expected.sum)
+  assert.deepEqual(await checkBars(db), {
+    bars: (await db.query('select 1 from bars')).length,
+    missing: 0,
+    extra: 0,
+  })
+
+  // A second run appends a new, different set of trades: nothing of the first is re-stored.
+  await db.close()
+  const again = await runCli(
+    [
+      'up',
+      '--count',
+      '1000',
+      '--rate',
+      '0',
+      '--seed',
+      '8',
+      '--start',
+      '2026-11-25T14:30:00Z',
+      '--symbols',
+      symbols.join(','),
+    ],
+    noServices,
+    dir,
+  )
+  assert.equal(again.code, 0, again.output)
+  const db2 = await openPglite(join(dir, 'data/pglite'))
+  t.after(() => db2.close())
+  assert.equal((await tableChecksum(db2)).count, 61_000)
+})
+
+test('a bad flag or variable stops tickflow with one line naming it', async () => {
+  const flag = await runCli(['up', '--rate', 'fast'], noServices)
+  assert.equal(flag.code, 2)
+  assert.equal(
+    flag.output.trim(),
+    'tickflow: invalid --rate: "fast" Invalid input: expected number, received NaN',
+  )
+  const env = await runCli(['up'], { ...noServices, HTTP_PORT: '70000' })
+  assert.equal(env.code, 2)
+  assert.equal(
+    env.output.trim(),
+    'tickflow: invalid HTTP_PORT: "70000" Too big: expected number to be <=65535',
+  )
+  const unknown = await runCli(['up', '--colour'], noServices)
+  assert.equal(unknown.code, 2)
+  assert.equal(unknown.output.trim(), "tickflow: unknown option '--colour'")
+  const key = await runCli(['up', '--source', 'finnhub'], { ...noServices, FINNHUB_API_KEY: '' })
+  assert.equal(key.code, 2)
+  assert.equal(key.output.trim(), 'tickflow: --source finnhub needs FINNHUB_API_KEY')
+  const secret = await runCli(['doctor'], { ...noServices, DATABASE_URL: 'not a url with password hunter2' })
+  assert.equal(secret.code, 2)
+  assert.doesNotMatch(secret.output, /hunter2/)
+  assert.match(secret.output, /^tickflow: invalid DATABASE_URL: /)
+})
+
+test('the ./tickflow launcher runs the processor with the heap limits the benchmark measured', () => {
+  const launcher = readFileSync(join(root, 'tickflow'), 'utf8')
+  const line = launcher.split('\n').find((l) => l.includes('exec node --max'))
+  assert.ok(line, 'no processor line in ./tickflow')
+  assert.deepEqual(
+    line
+      .trim()
+      .split(/\s+/)
+      .slice(2, 2 + PROCESSOR_NODE_FLAGS.length),
+    PROCESSOR_NODE_FLAGS,
+  )
+})
+
+test('LOG_FILE gets JSON lines with the trace of each batch', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-log-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'logs/tickflow.log')
+  const run = await runCli(
+    ['up', '--count', '3000', '--rate', '0', '--seed', '3', '--log-level', 'debug', '--log-file', file],
+    noServices,
+    dir,
+  )
+  assert.equal(run.code, 0, run.output)
+  const lines = readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  const batches = lines.filter((l) => l.msg === 'batch committed')
+  assert.ok(batches.length > 0)
+  for (const b of batches) {
+    assert.equal(b.topic, 'ticks')
+    assert.ok(Array.isArray(b.partitions))
+    assert.match(String(b.firstOffset), /^\d+$/)
+    assert.match(String(b.lastOffset), /^\d+$/)
+    assert.equal(typeof b.ms, 'number')
+  }
+  assert.equal(
+    batches.reduce((a, b) => a + Number(b.rows), 0),
+    3000,
+  )
+  assert.doesNotMatch(run.output, /batch committed/) // nothing on standard output when LOG_FILE is set
+})

@@ -1,0 +1,37 @@
+// Runs the tickflow CLI as a real child process (the processes the fault tests kill).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { root } from './kafka.ts'
+import { PROCESSOR_NODE_FLAGS } from '../../src/cli/node-flags.ts'
+
+export interface CliProcess {
+  child: ChildProcess
+  output: () => string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+export function startCli(args: string[], env: Record<string, string>, cwd = root): CliProcess {
+  const flags = args[0] === 'process' ? PROCESSOR_NODE_FLAGS : []
+  const child = spawn(process.execPath, [...flags, join(root, 'bin/tickflow.js'), ...args], {
+    cwd,
+    env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  )
+  return { child, output: () => out, exited }
+}
+
+export async function runCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd = root,
+): Promise<{ code: number | null; output: string }> {
+  const p = startCli(args, env, cwd)
+  const { code } = await p.exited
+  return { code, output: p.output() }
+}

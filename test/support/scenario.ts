@@ -1,0 +1,79 @@
+// Shared pieces of the fault scenarios: a paced producer child, waiting for the processors to
+// catch up, and the exact checks (count and checksum of ticks against what was produced, bars
+// equal to the GROUP BY over ticks).
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Db } from '../../src/store/db.ts'
+import { createKafkaBus } from '../../src/bus/kafka.ts'
+import { storedOffsets } from '../../src/store/ticks.ts'
+import { simulate } from '../../src/sources/simulator.ts'
+import { TradeChecksum, tableChecksum } from './checksum.ts'
+import { checkBars } from './bars.ts'
+
+export const SYMBOLS = Array.from({ length: 20 }, (_, i) => `F${String(i).padStart(2, '0')}`)
+export const START = '2026-11-24T14:30:00Z'
+
+/** Arguments for a deterministic, paced `tickflow ingest` of `count` trades at `rate`/s. */
+export function ingestArgs(count: number, rate: number, seed: number): string[] {
+  return [
+    'ingest',
+    '--rate',
+    String(rate),
+    '--count',
+    String(count),
+    '--seed',
+    String(seed),
+    '--start',
+    START,
+    '--symbols',
+    SYMBOLS.join(','),
+  ]
+}
+
+export function expectedChecksum(count: number, rate: number, seed: number): TradeChecksum {
+  const sum = new TradeChecksum()
+  for (const t of simulate({
+    symbols: SYMBOLS,
+    rate,
+    realtime: false,
+    count,
+    seed,
+    start: Date.parse(START),
+  }))
+    sum.add(t)
+  return sum
+}
+
+export async function waitCaughtUp(
+  brokers: string[],
+  db: Db,
+  group: string,
+  topic: string,
+  timeoutMs: number,
+  why: () => string,
+): Promise<void> {
+  const bus = createKafkaBus({ brokers })
+  try {
+    const end = await bus.endOffsets(topic)
+    for (const deadline = Date.now() + timeoutMs; ;) {
+      const stored = await storedOffsets(db, group, topic).catch(() => new Map<number, bigint>())
+      if ([...end].every(([p, e]) => (stored.get(p) ?? 0n) >= e)) return
+      assert.ok(Date.now() < deadline, `not caught up: ${why()}`)
+      await sleep(250)
+    }
+  } finally {
+    await bus.close()
+  }
+}
+
+export async function assertExact(db: Db, expected: TradeChecksum): Promise<void> {
+  const got = await tableChecksum(db)
+  assert.equal(got.count, expected.count, 'tick count')
+  assert.equal(got.sum, expected.sum, 'tick checksum')
+  const bars = await checkBars(db)
+  assert.deepEqual({ missing: bars.missing, extra: bars.extra }, { missing: 0, extra: 0 })
+  const [daily] = await db.query<{ trades: string }>(
+    "select sum(trades)::text as trades from bars where interval = '1d'",
+  )
+  assert.equal(daily!.trades, String(expected.count))
+}
