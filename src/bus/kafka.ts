@@ -9,6 +9,7 @@ import {
   MessagesStreamModes,
   ProduceAcks,
   Producer,
+  findErrorBy,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka'
@@ -110,9 +111,9 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
               : undefined,
           })
         } catch (err) {
-          // Another process created it between the list and the create.
-          if (!/already exists/i.test(errorMessage(err)) && !/TOPIC_ALREADY_EXISTS/.test(JSON.stringify(err)))
-            throw err
+          // Another process created it between the list and the create: the broker's
+          // TOPIC_ALREADY_EXISTS sits inside the client's nested errors.
+          if (!findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw err
         }
       })
     },

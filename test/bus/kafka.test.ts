@@ -95,3 +95,20 @@ test('a consumer group resumes after the last committed batch', async () => {
   )
   await bus.close()
 })
+
+test('processes racing to create the same topic all succeed, and it is created once', async () => {
+  const topic = uniqueTopic('race')
+  const buses = Array.from({ length: 6 }, (_, i) =>
+    createKafkaBus({ brokers: testBrokers(), clientId: `race-${i}` }),
+  )
+  try {
+    const results = await Promise.allSettled(buses.map((b) => b.ensureTopic({ name: topic, partitions: 3 })))
+    assert.deepEqual(
+      results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok')),
+      Array(6).fill('ok'),
+    )
+    assert.deepEqual([...(await buses[0]!.endOffsets(topic)).keys()].sort(), [0, 1, 2])
+  } finally {
+    await Promise.all(buses.map((b) => b.close()))
+  }
+})

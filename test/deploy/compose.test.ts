@@ -10,7 +10,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { Ajv2019 } from 'ajv/dist/2019.js'
-import { root } from '../support/kafka.ts'
+import { root, serverProperties } from '../support/kafka.ts'
 import { settings } from '../../src/config/schema.ts'
 import { loadConfig } from '../../src/config/load.ts'
 
@@ -50,6 +50,10 @@ test('compose.yml and compose.cluster.yml validate against the Compose Specifica
   delete schema.$schema
   stripLegacyIds(schema)
   const ajv = new Ajv2019({ allErrors: true, strict: false })
+  // The schema's own formats: Go durations are checked; the port and address syntaxes are left to
+  // the other tests here.
+  ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/)
+  for (const f of ['ports', 'expose', 'subnet_ip_address']) ajv.addFormat(f, true)
   const validate = ajv.compile(schema)
   for (const f of ['compose.yml', 'compose.cluster.yml']) {
     const doc = parse(read(f), { merge: true }) as Record<string, unknown>
@@ -145,4 +149,30 @@ test('the images build with the steps CI runs', () => {
   assert.match(script, /dependency:copy-dependencies -DincludeScope=runtime/)
   const agent = /jmx_prometheus_javaagent:(\d+\.\d+\.\d+)/
   assert.equal(agent.exec(kafka)?.[1], /jmx_version=(\S+)/.exec(script)?.[1])
+})
+
+test("the Kafka image's broker settings are the ones the test brokers run", () => {
+  const script = read('deploy/kafka/entrypoint.sh')
+  const heredoc = /<<PROPS\n([\s\S]*?)\nPROPS/.exec(script)?.[1]
+  assert.ok(heredoc, 'entrypoint.sh writes server.properties from a heredoc')
+  const props = (text: string): Map<string, string> =>
+    new Map(
+      text
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    )
+  const image = props(heredoc)
+  const spec = { nodeId: 1, port: 9092, controllerPort: 9093, jmxPort: 7071 }
+  for (const replication of [1, 3]) {
+    const tests = props(serverProperties(spec, '1@127.0.0.1:9093', '/data', replication))
+    for (const key of image.keys()) assert.ok(tests.has(key), `the test broker does not set ${key}`)
+    // Settings other than addresses, paths, variables and the default partition count are equal.
+    const local = new Set(['listeners', 'advertised.listeners', 'log.dirs', 'num.partitions'])
+    for (const [key, value] of image)
+      if (!value.includes('$') && !local.has(key)) assert.equal(tests.get(key), value, key)
+    assert.equal(tests.get('default.replication.factor'), String(replication))
+    assert.equal(tests.get('min.insync.replicas'), replication >= 3 ? '2' : '1')
+  }
+  assert.match(script, /min_isr=1; \[ "\$KAFKA_REPLICATION" -ge 3 \] && min_isr=2/)
 })
