@@ -113,7 +113,7 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
         } catch (err) {
           // Another process created it between the list and the create: the broker's
           // TOPIC_ALREADY_EXISTS sits inside the client's nested errors.
-          if (!findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw err
+          if (!(err instanceof Error) || !findErrorBy(err, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw err
         }
       })
     },
