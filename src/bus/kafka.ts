@@ -9,7 +9,9 @@ import {
   MessagesStreamModes,
   ProduceAcks,
   Producer,
+  defaultPartitioner,
   findErrorBy,
+  type MessageToProduce,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka'
@@ -77,16 +79,29 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
       return {
         async send(topic: string, messages: OutMessage[]): Promise<void> {
           if (messages.length === 0) return
-          await producer.send({
-            messages: messages.map((m) => ({
+          // One request per partition: the client retries a request by the leader of its first
+          // partition only, so a request spanning partitions whose leaders moved apart after a
+          // broker loss would be retried against the wrong broker for ever (@platformatic/kafka
+          // 2.12.1). With one partition per request every retry follows its own leader.
+          const meta = await producer.metadata({ topics: [topic] })
+          const count = meta.topics.get(topic)?.partitionsCount ?? 1
+          const byPartition = new Map<number, MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]>()
+          for (const m of messages) {
+            const key = Buffer.from(m.key)
+            const partition = keyPartition(key, count)
+            let group = byPartition.get(partition)
+            if (!group) byPartition.set(partition, (group = []))
+            group.push({
               topic,
-              key: Buffer.from(m.key),
+              partition,
+              key,
               value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value,
               headers: m.headers
                 ? new Map(Object.entries(m.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]))
                 : undefined,
-            })),
-          })
+            })
+          }
+          await Promise.all([...byPartition.values()].map((group) => producer.send({ messages: group })))
         },
         close,
       }
@@ -139,6 +154,29 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
   }
 }
 
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Leaves the group if the coordinator answers within 5 s, then closes the client's connections
+ * whatever happened, so retry loops still running inside it end instead of living on.
+ */
+async function discard(c: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+  await bounded(
+    c.close(true).catch(() => {}),
+    5000,
+  )
+  await bounded(new Promise<void>((r) => c.connections.close(() => r())), 5000)
+}
+
+/** The partition Kafka's default partitioner gives a key (murmur2, as the Java client). */
+export function keyPartition(key: Buffer, partitions: number): number {
+  return defaultPartitioner(undefined as never, key) % partitions
+}
+
 /** Exponential backoff from 100 ms to 5 s with full jitter. */
 function backoff(_client: unknown, _operation: string, attempt: number): number {
   return Math.random() * Math.min(5000, 100 * 2 ** Math.min(attempt, 6))
@@ -176,6 +214,8 @@ function createKafkaConsumer(
       maxBytes: 512 * 1024,
       sessionTimeout: 6000,
       heartbeatInterval: 1000,
+      // Heartbeats failing this long mean the client lost its group (see run()): it is replaced.
+      heartbeatStallTimeout: 10_000,
     })
   let consumer = makeConsumer()
   let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined
@@ -194,9 +234,10 @@ function createKafkaConsumer(
     closers.delete(close)
     stopping.abort()
     await running?.catch(() => {})
-    await Promise.allSettled([...pendingCommits])
+    // A commit can hang on a dead coordinator; the offsets that matter are in PostgreSQL.
+    await bounded(Promise.allSettled([...pendingCommits]), 10_000)
     if (stream && !stream.destroyed) await stream.close().catch(() => {})
-    await consumer.close(true)
+    await discard(consumer)
   }
   closers.add(close)
 
@@ -244,6 +285,16 @@ function createKafkaConsumer(
       wake()
     })
     wakeSignal.addEventListener('abort', wake)
+    // After a broker loss the client can keep its dead group coordinator and retry heartbeats and
+    // commits against it for ever (@platformatic/kafka 2.12.1): such a consumer is replaced.
+    const onStall = (info: { lastError?: unknown }): void => {
+      failure ??= new ServiceError(
+        'kafka',
+        `Kafka consumer heartbeats stalled: ${errorMessage(info.lastError ?? 'no answer')}`,
+      )
+      wake()
+    }
+    consumer.on('consumer:heartbeat:stalled', onStall)
     try {
       while (!closing) {
         if (buffer.length === 0) {
@@ -264,6 +315,7 @@ function createKafkaConsumer(
       }
     } finally {
       wakeSignal.removeEventListener('abort', wake)
+      consumer.off('consumer:heartbeat:stalled', onStall)
     }
   }
 
@@ -287,9 +339,8 @@ function createKafkaConsumer(
       } catch (err) {
         if (closing) break
         warn('Kafka consumer failed; reconnecting with a new consumer', err)
-        const old = consumer
         await stream?.close().catch(() => {})
-        await old.close(true).catch(() => {})
+        await discard(consumer)
         await new Promise((r) => setTimeout(r, backoff(undefined, 'consume', attempt)))
         if (!closing) consumer = makeConsumer()
       }
