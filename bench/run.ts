@@ -8,10 +8,11 @@
 //   4. a naive baseline: one INSERT per message in autocommit, as typical demos do.
 // Prints a table and writes bench/results/latest.json with every figure and the ratios.
 // Usage: node bench/run.ts [--trades 1000000] [--rate 10000] [--latency-seconds 30] [--quick]
+//        [--naive-seconds 20] [--out bench/results/latest.json]
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createReadStream } from 'node:fs'
 import { cpus, totalmem, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pipeline } from 'node:stream/promises'
@@ -33,15 +34,35 @@ import { encodeTrade } from '../src/processor/trade.ts'
 import { classify, type Tick } from '../src/processor/validate.ts'
 import { startProcessor } from '../src/processor/processor.ts'
 
-const { values: args } = parseArgs({
+const benchOptions = {
   options: {
     trades: { type: 'string', default: '1000000' },
     rate: { type: 'string', default: '10000' },
     'latency-seconds': { type: 'string', default: '30' },
     'naive-seconds': { type: 'string', default: '20' },
     quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/results/latest.json' },
   },
-})
+} as const
+
+function parseFlags(): ReturnType<typeof parseArgs<typeof benchOptions>>['values'] {
+  try {
+    return parseArgs({ ...benchOptions }).values
+  } catch (err) {
+    // A bad flag is one line and exit code 2, like the rest of tickflow.
+    process.stderr.write(`tickflow bench: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(2)
+  }
+}
+const args = parseFlags()
+for (const k of ['trades', 'rate', 'latency-seconds', 'naive-seconds'] as const) {
+  if (!/^[1-9]\d*$/.test(args[k])) {
+    process.stderr.write(
+      `tickflow bench: --${k} must be a positive integer, got ${JSON.stringify(args[k])}\n`,
+    )
+    process.exit(2)
+  }
+}
 const N = args.quick ? 100_000 : Number(args.trades)
 const RATE = Number(args.rate)
 const LATENCY_S = args.quick ? 10 : Number(args['latency-seconds'])
@@ -414,8 +435,9 @@ try {
       processorUnder300MB: pipe.processorPeakRssBytes < 300 * 2 ** 20,
     },
   }
-  mkdirSync(join(root, 'bench/results'), { recursive: true })
-  writeFileSync(join(root, 'bench/results/latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+  const out = resolve(root, args.out)
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
   const f = (n: number): string => Math.round(n).toLocaleString('en')
   const rows: [string, string][] = [
     ['Kafka ProducerPerformance (msg/s)', f(kafkaLimit.produceMsgsPerSec)],

@@ -367,8 +367,7 @@ export const commands: Record<string, Command> = {
       // The harness lives in bench/ (it starts its own broker like the tests); pass flags through.
       const script = join(import.meta.dirname, '../../bench/run.ts')
       if (!existsSync(script)) throw new UsageError('tickflow bench needs a source checkout (bench/run.ts)')
-      const args = ctx.booleans.quick ? ['--quick'] : []
-      const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit' })
+      const child = spawn(process.execPath, [script, ...ctx.args], { stdio: 'inherit' })
       const [code] = (await once(child, 'exit')) as [number | null]
       return code ?? 1
     },
