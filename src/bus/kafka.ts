@@ -79,18 +79,21 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
       return {
         async send(topic: string, messages: OutMessage[]): Promise<void> {
           if (messages.length === 0) return
-          // One request per partition: the client retries a request by the leader of its first
-          // partition only, so a request spanning partitions whose leaders moved apart after a
-          // broker loss would be retried against the wrong broker for ever (@platformatic/kafka
-          // 2.12.1). With one partition per request every retry follows its own leader.
+          // On a cluster, one request per partition: the client retries a request by the leader of
+          // its first partition only, so a request spanning partitions whose leaders moved apart
+          // after a broker loss would be retried against the wrong broker for ever
+          // (@platformatic/kafka 2.12.1). With one partition per request every retry follows its
+          // own leader. A single broker leads every partition, so there one request carries all.
           const meta = await producer.metadata({ topics: [topic] })
           const count = meta.topics.get(topic)?.partitionsCount ?? 1
-          const byPartition = new Map<number, MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]>()
+          const split = meta.brokers.size > 1
+          const requests = new Map<number, MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]>()
           for (const m of messages) {
             const key = Buffer.from(m.key)
             const partition = keyPartition(key, count)
-            let group = byPartition.get(partition)
-            if (!group) byPartition.set(partition, (group = []))
+            const request = split ? partition : 0
+            let group = requests.get(request)
+            if (!group) requests.set(request, (group = []))
             group.push({
               topic,
               partition,
@@ -101,7 +104,7 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
                 : undefined,
             })
           }
-          await Promise.all([...byPartition.values()].map((group) => producer.send({ messages: group })))
+          await Promise.all([...requests.values()].map((group) => producer.send({ messages: group })))
         },
         close,
       }
