@@ -1,9 +1,9 @@
 // Bar aggregation of one batch, pure and exact: ticks → partial bars per (symbol, interval, bucket),
-// merged into the stored bars by the store in the same transaction. Sums use big.js (exact decimal
-// addition and multiplication) and keep PostgreSQL's numeric scales — a product's scale is the sum
-// of its factors' scales, a sum's the largest of its terms' — so the stored volume and pv, and the
-// vwap PostgreSQL divides from them, equal what a GROUP BY over ticks gives, digit for digit.
-import { Big } from 'big.js'
+// merged into the stored bars by the store in the same transaction. Decimals are integers of units
+// at a scale (BigInt), so sums and products are exact; results keep PostgreSQL's numeric scales —
+// a product's scale is the sum of its factors' scales, a sum's the largest of its terms' — so the
+// stored volume and pv, and the vwap PostgreSQL divides from them, equal what a GROUP BY over ticks
+// gives, digit for digit. (Validation guarantees plain decimals: digits with an optional fraction.)
 import type { Tick } from './validate.ts'
 import { bucketStart } from './lateness.ts'
 import type { Interval } from '../store/bars.ts'
@@ -26,23 +26,52 @@ export interface PartialBar {
   closeSeq: bigint
 }
 
+/** An exact decimal: `units` × 10^-`scale`. */
+interface Dec {
+  units: bigint
+  scale: number
+}
+
+const POW10: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i))
+
+function parseDec(decimal: string): Dec {
+  const dot = decimal.indexOf('.')
+  if (dot < 0) return { units: BigInt(decimal), scale: 0 }
+  return { units: BigInt(decimal.slice(0, dot) + decimal.slice(dot + 1)), scale: decimal.length - dot - 1 }
+}
+
+/** a + b, at the larger of the two scales. */
+function add(a: Dec, b: Dec): Dec {
+  if (a.scale === b.scale) return { units: a.units + b.units, scale: a.scale }
+  if (a.scale > b.scale) return { units: a.units + b.units * POW10[a.scale - b.scale]!, scale: a.scale }
+  return { units: a.units * POW10[b.scale - a.scale]! + b.units, scale: b.scale }
+}
+
+/** Sign of a - b. */
+function compare(a: Dec, b: Dec): number {
+  const x = a.scale >= b.scale ? a.units : a.units * POW10[b.scale - a.scale]!
+  const y = b.scale >= a.scale ? b.units : b.units * POW10[a.scale - b.scale]!
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+/** The decimal's text with exactly `scale` fraction digits, as PostgreSQL prints a numeric. */
+export function formatDec(d: Dec): string {
+  const digits = d.units.toString()
+  if (d.scale === 0) return digits
+  const padded = digits.padStart(d.scale + 1, '0')
+  return `${padded.slice(0, -d.scale)}.${padded.slice(-d.scale)}`
+}
+
 interface Acc {
   bar: PartialBar
   openKey: number
   openSeq: bigint
   closeKey: number
   closeSeq: bigint
-  high: Big
-  low: Big
-  volume: Big
-  volumeScale: number
-  pv: Big
-  pvScale: number
-}
-
-function scale(decimal: string): number {
-  const dot = decimal.indexOf('.')
-  return dot < 0 ? 0 : decimal.length - dot - 1
+  high: Dec
+  low: Dec
+  volume: Dec
+  pv: Dec
 }
 
 /** Event time in microseconds, for ordering ticks within a bar (ties broken by ingest_seq). */
@@ -58,11 +87,9 @@ export function aggregate(ticks: Tick[], intervals: readonly Interval[], timezon
   const accs = new Map<string, Acc>()
   for (const t of ticks) {
     const key = eventMicros(t)
-    const price = new Big(t.price)
-    const size = new Big(t.size)
-    const pv = price.times(size)
-    const pvScale = scale(t.price) + scale(t.size)
-    const sizeScale = scale(t.size)
+    const price = parseDec(t.price)
+    const size = parseDec(t.size)
+    const pv: Dec = { units: price.units * size.units, scale: price.scale + size.scale }
     for (const interval of intervals) {
       const bucket = bucketStart(interval, t.tsMs, timezone)
       const id = `${t.symbol}\0${interval}\0${bucket}`
@@ -92,9 +119,7 @@ export function aggregate(ticks: Tick[], intervals: readonly Interval[], timezon
           high: price,
           low: price,
           volume: size,
-          volumeScale: sizeScale,
           pv,
-          pvScale,
         })
         continue
       }
@@ -114,23 +139,17 @@ export function aggregate(ticks: Tick[], intervals: readonly Interval[], timezon
         b.closeTs = t.ts
         b.closeSeq = t.offset
       }
-      if (price.gt(a.high)) {
+      if (compare(price, a.high) > 0) {
         a.high = price
         b.high = t.price
       }
-      if (price.lt(a.low)) {
+      if (compare(price, a.low) < 0) {
         a.low = price
         b.low = t.price
       }
-      a.volume = a.volume.plus(size)
-      a.volumeScale = Math.max(a.volumeScale, sizeScale)
-      a.pv = a.pv.plus(pv)
-      a.pvScale = Math.max(a.pvScale, pvScale)
+      a.volume = add(a.volume, size)
+      a.pv = add(a.pv, pv)
     }
   }
-  return [...accs.values()].map((a) => ({
-    ...a.bar,
-    volume: a.volume.toFixed(a.volumeScale),
-    pv: a.pv.toFixed(a.pvScale),
-  }))
+  return [...accs.values()].map((a) => ({ ...a.bar, volume: formatDec(a.volume), pv: formatDec(a.pv) }))
 }

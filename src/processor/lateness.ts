@@ -16,7 +16,21 @@ const FIXED: Record<Exclude<Interval, '1d'>, number> = {
 export function bucketStart(interval: Interval, ms: number, tz = 'UTC'): number {
   if (interval !== '1d') return Math.floor(ms / FIXED[interval]) * FIXED[interval]
   if (tz === 'UTC') return Math.floor(ms / 86_400_000) * 86_400_000
-  // Local calendar date in tz, then the UTC instant of its midnight (two passes settle DST).
+  // Zone offsets change on whole seconds: one answer per (zone, second) serves every trade of
+  // that second without the slow Intl calls.
+  const key = `${tz}\0${Math.floor(ms / 1000)}`
+  let start = dailyStarts.get(key)
+  if (start === undefined) {
+    if (dailyStarts.size >= 4096) dailyStarts.clear()
+    dailyStarts.set(key, (start = zonedMidnight(ms, tz)))
+  }
+  return start
+}
+
+const dailyStarts = new Map<string, number>()
+
+/** Local calendar date in tz, then the UTC instant of its midnight (two passes settle DST). */
+function zonedMidnight(ms: number, tz: string): number {
   const parts = new Intl.DateTimeFormat('en-CA', {
     timeZone: tz,
     year: 'numeric',

@@ -4,8 +4,7 @@
 // vwap = pv / volume, the same expression a GROUP BY over ticks gives, so bars always equal the
 // aggregate of their ticks (test/support/bars.ts checks it).
 import type { Queryable } from './db.ts'
-import type { Tick } from '../processor/validate.ts'
-import { aggregate } from '../processor/aggregate.ts'
+import type { PartialBar } from '../processor/aggregate.ts'
 
 export const INTERVALS = ['1s', '1m', '5m', '1h', '1d'] as const
 export type Interval = (typeof INTERVALS)[number]
@@ -49,14 +48,9 @@ on conflict (symbol, interval, bucket) do update set
 returning symbol, interval, to_char(bucket at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket,
           open::text, high::text, low::text, close::text, volume::text, vwap::text, trades::text`
 
-export async function upsertBars(
-  tx: Queryable,
-  ticks: Tick[],
-  timezone: string,
-  intervals: readonly Interval[] = INTERVALS,
-): Promise<Bar[]> {
-  if (ticks.length === 0) return []
-  const bars = aggregate(ticks, intervals, timezone)
+/** Merges a batch's partial bars (src/processor/aggregate.ts) into bars; returns them as stored. */
+export async function upsertBars(tx: Queryable, bars: PartialBar[]): Promise<Bar[]> {
+  if (bars.length === 0) return []
   return tx.query<Bar>(UPSERT_BARS, [
     bars.map((b) => b.symbol),
     bars.map((b) => b.interval),

@@ -4,7 +4,8 @@
 // never stored twice: at-least-once delivery from the bus becomes exactly-once effect here.
 import type { Db, Queryable } from './db.ts'
 import { duplicateOf, type DeadLetter, type Tick } from '../processor/validate.ts'
-import { upsertBars, type Bar } from './bars.ts'
+import { INTERVALS, upsertBars, type Bar } from './bars.ts'
+import { aggregate } from '../processor/aggregate.ts'
 
 export interface BatchItem {
   topic: string
@@ -104,10 +105,20 @@ export class TickStore {
         if (i.tick) candidates.push(i.tick)
         else if (i.dead) dead.push(i.dead)
       }
-      const { unique, duplicates } = await dropDuplicateIds(tx, candidates)
+      // PostgreSQL checks the trade ids while the rows and bars of the common case (no duplicate)
+      // are built here; they are built again only if a duplicate was found.
+      const checking = dropDuplicateIds(tx, candidates)
+      checking.catch(() => {}) // awaited below; a failure must not surface as unhandled first
+      let copyText = ticksToCopyText(candidates)
+      let partial = aggregate(candidates, INTERVALS, timezone)
+      const { unique, duplicates } = await checking
+      if (unique.length !== candidates.length) {
+        copyText = ticksToCopyText(unique)
+        partial = aggregate(unique, INTERVALS, timezone)
+      }
       dead.push(...duplicates)
-      if (unique.length > 0) await tx.copyIn(COPY_TICKS, ticksToCopyText(unique))
-      const bars = await upsertBars(tx, unique, timezone)
+      if (unique.length > 0) await tx.copyIn(COPY_TICKS, copyText)
+      const bars = await upsertBars(tx, partial)
       if (dead.length > 0) await insertDeadLetters(tx, dead)
       await saveOffsets(tx, groupId, fresh.next)
       if (beforeCommit && dead.length > 0) await beforeCommit(dead)
@@ -124,26 +135,42 @@ async function dropDuplicateIds(
   tx: Queryable,
   ticks: Tick[],
 ): Promise<{ unique: Tick[]; duplicates: DeadLetter[] }> {
-  const withId = ticks.filter((t) => t.tradeId !== null)
-  if (withId.length === 0) return { unique: ticks, duplicates: [] }
-  const firstSeen = new Map<string, Tick>()
-  for (const t of withId) {
+  // The first tick of each (source, trade id) in the batch; later ones are duplicates already.
+  const firstSeen = new Map<string, number>()
+  const repeated = new Set<number>()
+  const sources: string[] = []
+  const ids: string[] = []
+  const index: number[] = []
+  for (let i = 0; i < ticks.length; i++) {
+    const t = ticks[i]!
+    if (t.tradeId === null) continue
     const k = `${t.source}\0${t.tradeId}`
-    if (!firstSeen.has(k)) firstSeen.set(k, t)
+    if (firstSeen.has(k)) {
+      repeated.add(i)
+      continue
+    }
+    firstSeen.set(k, i)
+    sources.push(t.source)
+    ids.push(t.tradeId)
+    index.push(i)
   }
-  const keys = [...firstSeen.values()]
-  const inserted = await tx.query<{ source: string; trade_id: string }>(
-    `insert into trade_ids (source, trade_id) select * from unnest($1::text[], $2::text[])
-     on conflict do nothing returning source, trade_id`,
-    [keys.map((t) => t.source), keys.map((t) => t.tradeId)],
+  if (ids.length === 0) return { unique: ticks, duplicates: [] }
+  // Only the ids that were already stored come back (by position), usually none: the insert
+  // itself is the check, and no row per stored trade travels back to the processor.
+  const stored = await tx.query<{ ord: string }>(
+    `with k as (select * from unnest($1::text[], $2::text[]) with ordinality as u(source, trade_id, ord)),
+     ins as (insert into trade_ids (source, trade_id) select source, trade_id from k
+             on conflict do nothing returning source, trade_id)
+     select k.ord::text from k left join ins using (source, trade_id) where ins.source is null`,
+    [sources, ids],
   )
-  const fresh = new Set(inserted.map((r) => `${r.source}\0${r.trade_id}`))
+  for (const r of stored) repeated.add(index[Number(r.ord) - 1]!)
+  if (repeated.size === 0) return { unique: ticks, duplicates: [] }
   const unique: Tick[] = []
   const duplicates: DeadLetter[] = []
-  for (const t of ticks) {
-    const k = `${t.source}\0${t.tradeId}`
-    if (t.tradeId === null || (fresh.has(k) && firstSeen.get(k) === t)) unique.push(t)
-    else duplicates.push(duplicateOf(t))
+  for (let i = 0; i < ticks.length; i++) {
+    if (repeated.has(i)) duplicates.push(duplicateOf(ticks[i]!))
+    else unique.push(ticks[i]!)
   }
   return { unique, duplicates }
 }
