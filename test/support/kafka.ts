@@ -62,7 +62,12 @@ export function waitForPort(port: number, timeoutMs: number): Promise<void> {
   })
 }
 
-export function serverProperties(spec: KafkaNodeSpec, voters: string, dataDir: string, replication: number): string {
+export function serverProperties(
+  spec: KafkaNodeSpec,
+  voters: string,
+  dataDir: string,
+  replication: number,
+): string {
   const minIsr = replication >= 3 ? 2 : 1
   return [
     'process.roles=broker,controller',
