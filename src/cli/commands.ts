@@ -45,6 +45,8 @@ export interface CommandContext {
 
 export interface Command {
   summary: string
+  /** The command checks its own flags: everything after its name reaches it unparsed in args. */
+  rawArgs?: boolean
   run(ctx: CommandContext): Promise<number>
 }
 
@@ -361,10 +363,11 @@ export const commands: Record<string, Command> = {
     run: (ctx) => doctor(ctx.config),
   },
   bench: {
+    rawArgs: true,
     summary:
       'the benchmark harness: Kafka and COPY limits, pipeline throughput, latency, memory, naive baseline',
     async run(ctx) {
-      // The harness lives in bench/ (it starts its own broker like the tests); pass flags through.
+      // The harness lives in bench/ (it starts its own broker like the tests) and checks its flags.
       const script = join(import.meta.dirname, '../../bench/run.ts')
       if (!existsSync(script)) throw new UsageError('tickflow bench needs a source checkout (bench/run.ts)')
       const child = spawn(process.execPath, [script, ...ctx.args], { stdio: 'inherit' })

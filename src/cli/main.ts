@@ -12,7 +12,6 @@ const extraFlags = {
   columns: { type: 'string' },
   'source-name': { type: 'string' },
   symbol: { type: 'string' },
-  quick: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -34,9 +33,9 @@ function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    // The benchmark harness checks its own flags (bench/run.ts): they pass through unparsed.
-    if (argv[0] === 'bench')
-      return await commands.bench!.run({
+    const raw = argv[0] ? commands[argv[0]] : undefined
+    if (raw?.rawArgs)
+      return await raw.run({
         config: loadConfig({ flags: {} }),
         args: argv.slice(1),
         flags: {},

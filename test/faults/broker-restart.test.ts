@@ -2,29 +2,15 @@
 // themselves and every trade lands exactly once.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startKafka } from '../support/kafka.ts'
-import { createTestDatabase } from '../support/postgres.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { startCli } from '../support/cli.ts'
-import { assertExact, expectedChecksum, ingestArgs, waitCaughtUp } from '../support/scenario.ts'
+import { assertExact, expectedChecksum, ingestArgs, waitCaughtUp, ownServices } from '../support/scenario.ts'
 
 test('broker stopped and restarted mid-run: producer and processor recover, nothing lost or duplicated', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tickflow-broker-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const kafka = await startKafka(dir, [{ nodeId: 1, port: 19192, controllerPort: 19193, jmxPort: 17171 }])
-  t.after(() => Promise.all(kafka.nodes.map((n) => n.kill())))
-  const database = await createTestDatabase()
-  t.after(() => database.drop())
-  const env = {
-    KAFKA_BROKERS: kafka.brokers,
-    KAFKA_TOPIC: 'ticks',
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: database.url,
-  }
+  const { kafka, database, env } = await ownServices(t, 'broker', [
+    { nodeId: 1, port: 19192, controllerPort: 19193, jmxPort: 17171 },
+  ])
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
   await sleep(3000)

@@ -5,35 +5,25 @@
 // ever; and a consumer that keeps a dead group coordinator.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execFileSync } from 'node:child_process'
-import { root, startKafka } from '../support/kafka.ts'
-import { createTestDatabase } from '../support/postgres.ts'
+import { root } from '../support/kafka.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { startCli } from '../support/cli.ts'
-import { assertExact, expectedChecksum, ingestArgs } from '../support/scenario.ts'
+import { assertExact, expectedChecksum, ingestArgs, ownServices } from '../support/scenario.ts'
 
 test('3-broker cluster, one broker killed mid-run: nothing lost or duplicated', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tickflow-cluster-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const kafka = await startKafka(dir, [
-    { nodeId: 1, port: 19292, controllerPort: 19293, jmxPort: 17271 },
-    { nodeId: 2, port: 19294, controllerPort: 19295, jmxPort: 17272 },
-    { nodeId: 3, port: 19296, controllerPort: 19297, jmxPort: 17273 },
-  ])
-  t.after(() => Promise.all(kafka.nodes.map((n) => n.kill())))
-  const database = await createTestDatabase()
-  t.after(() => database.drop())
-  const env = {
-    KAFKA_BROKERS: kafka.brokers,
-    KAFKA_TOPIC: 'ticks',
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: database.url,
-    KAFKA_REPLICATION: '3',
-  }
+  const { kafka, database, env } = await ownServices(
+    t,
+    'cluster',
+    [
+      { nodeId: 1, port: 19292, controllerPort: 19293, jmxPort: 17271 },
+      { nodeId: 2, port: 19294, controllerPort: 19295, jmxPort: 17272 },
+      { nodeId: 3, port: 19296, controllerPort: 19297, jmxPort: 17273 },
+    ],
+    { KAFKA_REPLICATION: '3' },
+  )
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
   await sleep(4000)

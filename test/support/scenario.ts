@@ -2,6 +2,10 @@
 // catch up, and the exact checks (count and checksum of ticks against what was produced, bars
 // equal to the GROUP BY over ticks).
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Db } from '../../src/store/db.ts'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
@@ -9,6 +13,8 @@ import { storedOffsets } from '../../src/store/ticks.ts'
 import { simulate } from '../../src/sources/simulator.ts'
 import { TradeChecksum, tableChecksum } from './checksum.ts'
 import { checkBars } from './bars.ts'
+import { startKafka, type KafkaCluster, type KafkaNodeSpec } from './kafka.ts'
+import { createTestDatabase, type TestDatabase } from './postgres.ts'
 
 export const SYMBOLS = Array.from({ length: 20 }, (_, i) => `F${String(i).padStart(2, '0')}`)
 export const START = '2026-11-24T14:30:00Z'
@@ -76,4 +82,30 @@ export async function assertExact(db: Db, expected: TradeChecksum): Promise<void
     "select sum(trades)::text as trades from bars where interval = '1d'",
   )
   assert.equal(daily!.trades, String(expected.count))
+}
+
+/**
+ * Brokers and a database of the test's own (the fault tests stop and kill them), removed after
+ * it, and the environment for its tickflow processes (topic `ticks`, group `proc`).
+ */
+export async function ownServices(
+  t: TestContext,
+  name: string,
+  specs: KafkaNodeSpec[],
+  extraEnv: Record<string, string> = {},
+): Promise<{ kafka: KafkaCluster; database: TestDatabase; env: Record<string, string> }> {
+  const dir = mkdtempSync(join(tmpdir(), `tickflow-${name}-`))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const kafka = await startKafka(dir, specs)
+  t.after(() => Promise.all(kafka.nodes.map((n) => n.kill())))
+  const database = await createTestDatabase()
+  t.after(() => database.drop())
+  const env = {
+    KAFKA_BROKERS: kafka.brokers,
+    KAFKA_TOPIC: 'ticks',
+    KAFKA_GROUP_ID: 'proc',
+    DATABASE_URL: database.url,
+    ...extraEnv,
+  }
+  return { kafka, database, env }
 }
