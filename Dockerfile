@@ -1,5 +1,6 @@
 # tickflow: one image for every service (`tickflow ingest | process | serve | up | migrate`).
 # Build: docker build -t tickflow .   The steps are the ones CI runs: npm ci, then the dashboard build.
+# Runs as the unprivileged user node; .dockerignore keeps the context to package*.json, tsconfig.json, bin/, src/.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -15,6 +16,10 @@ COPY --from=build --chown=node:node /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/bin ./bin
 COPY --from=build --chown=node:node /app/src ./src
+COPY --from=build --chown=node:node /app/schemas ./schemas
+# The embedded database (`up` without DATABASE_URL) lives in ./data: WORKDIR is root-owned, so the
+# directory must exist and belong to node (compose mounts a volume there).
+RUN mkdir /app/data && chown node:node /app/data
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

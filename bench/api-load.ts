@@ -1,7 +1,8 @@
-// API load test: while `tickflow up` ingests 2,000 trades/s into PostgreSQL (in-process bus, real
+// API load test: while `tickflow up` ingests 2,000 trades/s (`--rate N`) into PostgreSQL (in-process bus, real
 // PostgreSQL), autocannon hammers GET /api/v1/bars for a fixed time on loopback and records the
 // request rate and the latency distribution. Bounded: 10 connections, 15 s, 127.0.0.1 only.
-// Usage: node bench/api-load.ts [--seconds 15] [--warmup 10] [--out bench/results/api-latest.json]
+// Usage: node bench/api-load.ts [--seconds 15] [--warmup 10] [--rate 2000]
+//        [--out bench/results/api-latest.json]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -16,13 +17,19 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '2000' },
     out: { type: 'string', default: 'bench/results/api-latest.json' },
   },
 })
 const seconds = Number(args.seconds)
 const warmup = Number(args.warmup)
+const rate = Number(args.rate)
 if (!(seconds >= 1 && seconds <= 300) || !(warmup >= 1 && warmup <= 300)) {
   process.stderr.write('api-load: --seconds and --warmup must be between 1 and 300\n')
+  process.exit(2)
+}
+if (!Number.isInteger(rate) || rate < 1 || rate > 100_000) {
+  process.stderr.write('api-load: --rate must be a whole number of trades/s from 1 to 100000\n')
   process.exit(2)
 }
 const postgres = await findPostgres()
@@ -30,14 +37,14 @@ const database = await createTestDatabase(postgres.adminUrl)
 const dir = mkdtempSync(join(tmpdir(), 'tickflow-api-load-'))
 const symbols = Array.from({ length: 20 }, (_, i) => `L${i}`)
 const up = startCli(
-  ['up', '--port', '0', '--rate', '2000', '--duration', '60s', '--symbols', symbols.join(',')],
+  ['up', '--port', '0', '--rate', String(rate), '--duration', '60s', '--symbols', symbols.join(',')],
   { KAFKA_BROKERS: '', DATABASE_URL: database.url, LOG_LEVEL: 'info' },
   dir,
 )
 try {
   let address = ''
   for (const deadline = Date.now() + 30_000; !address; await sleep(100)) {
-    address = /"address":"(http:\/\/[^"]+)"/.exec(up.output())?.[1] ?? ''
+    address = /dashboard (http:\/\/[^/\s]+)/.exec(up.output())?.[1] ?? ''
     if (Date.now() > deadline) throw new Error(`tickflow up did not start: ${up.output()}`)
   }
   await sleep(warmup * 1000) // seconds of trades: bars exist for every interval
@@ -54,7 +61,7 @@ try {
     barsPerResponse += body.data.length / paths.length
   }
   process.stderr.write(
-    `api-load: ${seconds} s of GET /api/v1/bars, 10 connections, while ingesting 2,000 trades/s\n`,
+    `api-load: ${seconds} s of GET /api/v1/bars, 10 connections, while ingesting ${rate} trades/s\n`,
   )
   const result = await autocannon({
     url: address,
@@ -65,7 +72,7 @@ try {
   const out = {
     when: new Date().toISOString(),
     endpoint: 'GET /api/v1/bars (limit 500, 20 symbols, intervals 1s/1m/5m)',
-    ingestingTradesPerSec: 2000,
+    ingestingTradesPerSec: rate,
     connections: 10,
     seconds,
     barsPerResponse,

@@ -5,11 +5,23 @@
 //      bars) for N trades: sustained throughput and the processor's peak memory (VmHWM);
 //   3. latency: event time → committed row at a fixed offered rate (a `tickflow ingest` child
 //      emitting in real time; the processor runs in this process so each commit is timed exactly);
-//   4. a naive baseline: one INSERT per message in autocommit, as typical demos do.
-// Prints a table and writes bench/results/latest.json with every figure and the ratios.
+//   4. a naive baseline: one INSERT per message in autocommit, as typical demos do;
+//   5. the wire formats: stage 2 again with Avro through the schema registry, bytes per message of
+//      both formats;
+//   6. the peer (bench/peer.ts): Kafka Connect + the Debezium JDBC sink draining the same trades,
+//      insert mode with batched rewrites and upsert on the trade id, and a SIGKILL run of each next
+//      to a SIGKILL run of tickflow's processor (duplicates and losses counted in the tables);
+//   7. embedded: `tickflow replay` of a generated CSV into PGlite against PGlite's own COPY of the
+//      same rows, with the replay's peak RSS;
+//   8. the API under ingest: GET /api/v1/bars latency while `tickflow up` offers --rate trades/s
+//      (bench/api-load.ts).
+// Prints a table and writes bench/results/latest.json with every figure, the ratios and a verdict
+// for each target of docs/benchmarks.md.
 // Usage: node bench/run.ts [--trades 1000000] [--rate 10000] [--latency-seconds 30] [--quick]
-//        [--naive-seconds 20] [--out bench/results/latest.json]
-import { execFileSync } from 'node:child_process'
+//        [--naive-seconds 20] [--embedded-trades 654140] [--peer-trades N] [--kafka-port 29092]
+//        [--peer | --embedded] [--out bench/results/latest.json]
+//   --peer runs the pipeline and the peer only, --embedded the embedded stage only.
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createReadStream } from 'node:fs'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -20,19 +32,30 @@ import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { pino } from 'pino'
 import { Consumer, MessagesStreamModes } from '@platformatic/kafka'
-import { startKafka, root } from '../test/support/kafka.ts'
-import { findPostgres, createTestDatabase } from '../test/support/postgres.ts'
+import { startKafka, root, type KafkaCluster } from '../test/support/kafka.ts'
+import { findPostgres, createTestDatabase, type PostgresServer } from '../test/support/postgres.ts'
 import { startCli } from '../test/support/cli.ts'
+import { startRegistry } from '../test/support/registry.ts'
+import { freePort } from '../test/support/topics.ts'
+import { SchemaRegistry } from '../src/bus/registry.ts'
+import { tradeEncoder, type WireFormat } from '../src/bus/wire.ts'
 import { createKafkaBus } from '../src/bus/kafka.ts'
 import { connectPostgres } from '../src/store/db.ts'
 import { migrate } from '../src/store/migrate.ts'
-import { TickStore, storedOffsets, ticksToCopyText } from '../src/store/ticks.ts'
+import { COPY_TICKS, TickStore, ticksToCopyText } from '../src/store/ticks.ts'
+import { waitCaughtUp } from '../src/cli/caught-up.ts'
 import { createMetrics } from '../src/metrics/registry.ts'
 import { simulate, simulator } from '../src/sources/simulator.ts'
 import { pump } from '../src/sources/pump.ts'
-import { encodeTrade } from '../src/processor/trade.ts'
-import { classify, type Tick } from '../src/processor/validate.ts'
+import { encodeTrade } from '../src/domain/trade.ts'
+import { classify } from '../src/processor/validate.ts'
+import type { Tick } from '../src/domain/types.ts'
 import { startProcessor } from '../src/processor/processor.ts'
+import { createRule } from '../src/store/alerts.ts'
+import type { AlertRule } from '../src/domain/alerts.ts'
+import { openPglite } from '../src/store/db.ts'
+import type { Trade } from '../src/domain/trade.ts'
+import { runPeer, liveWorkers, type PeerRun } from './peer.ts'
 
 const benchOptions = {
   options: {
@@ -40,7 +63,14 @@ const benchOptions = {
     rate: { type: 'string', default: '10000' },
     'latency-seconds': { type: 'string', default: '30' },
     'naive-seconds': { type: 'string', default: '20' },
+    'embedded-trades': { type: 'string', default: '654140' },
+    'peer-trades': { type: 'string' },
+    'kafka-port': { type: 'string', default: '29092' },
+    peer: { type: 'boolean', default: false },
+    embedded: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    // N > 0: the pipeline is also measured with N alert rules over its symbols, in the same run
+    'alert-rules': { type: 'string', default: '0' },
     out: { type: 'string', default: 'bench/results/latest.json' },
   },
 } as const
@@ -55,18 +85,41 @@ function parseFlags(): ReturnType<typeof parseArgs<typeof benchOptions>>['values
   }
 }
 const args = parseFlags()
-for (const k of ['trades', 'rate', 'latency-seconds', 'naive-seconds'] as const) {
-  if (!/^[1-9]\d*$/.test(args[k])) {
-    process.stderr.write(
-      `tickflow bench: --${k} must be a positive integer, got ${JSON.stringify(args[k])}\n`,
-    )
+for (const k of [
+  'trades',
+  'rate',
+  'latency-seconds',
+  'naive-seconds',
+  'embedded-trades',
+  'peer-trades',
+  'kafka-port',
+] as const) {
+  const v = args[k]
+  if (v !== undefined && !/^[1-9]\d*$/.test(v)) {
+    process.stderr.write(`tickflow bench: --${k} must be a positive integer, got ${JSON.stringify(v)}\n`)
     process.exit(2)
   }
 }
+if (!/^\d+$/.test(args['alert-rules']) || Number(args['alert-rules']) > 1000) {
+  process.stderr.write(
+    `tickflow bench: --alert-rules must be a whole number from 0 to 1000, got ${JSON.stringify(args['alert-rules'])}\n`,
+  )
+  process.exit(2)
+}
+const ALERT_RULES = Number(args['alert-rules'])
 const N = args.quick ? 100_000 : Number(args.trades)
 const RATE = Number(args.rate)
 const LATENCY_S = args.quick ? 10 : Number(args['latency-seconds'])
 const NAIVE_S = args.quick ? 5 : Number(args['naive-seconds'])
+const EMBEDDED_N = args.quick ? 50_000 : Number(args['embedded-trades'])
+const PEER_N = args['peer-trades'] ? Number(args['peer-trades']) : N
+const KAFKA_PORT = Number(args['kafka-port'])
+if (args.peer && args.embedded) {
+  process.stderr.write('tickflow bench: --peer and --embedded each run one part; give at most one\n')
+  process.exit(2)
+}
+const STAGES = args.peer ? 'peer' : args.embedded ? 'embedded' : 'all'
+const BENCH_START = Date.parse('2026-11-24T14:30:00Z')
 const SYMBOLS = Array.from({ length: 50 }, (_, i) => `B${String(i).padStart(2, '0')}`)
 const log = (m: string): void => void process.stderr.write(`bench: ${m}\n`)
 const javaCp = join(root, '.cache/kafka/libs/*')
@@ -165,7 +218,7 @@ async function copyLimit(adminUrl: string, dir: string, messages: string[]) {
         topic: 't',
         partition: i % 6,
         offset: BigInt(i),
-        key: '',
+        key: (JSON.parse(m) as { symbol: string }).symbol,
         value: Buffer.from(m),
         timestamp: 0,
         headers: {},
@@ -184,14 +237,7 @@ async function copyLimit(adminUrl: string, dir: string, messages: string[]) {
     log(`PostgreSQL COPY of ${ticks.length} rows from a file`)
     const t0 = performance.now()
     await client.query('begin')
-    await pipeline(
-      createReadStream(file),
-      client.query(
-        copyFrom(
-          'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts) from stdin',
-        ),
-      ),
-    )
+    await pipeline(createReadStream(file), client.query(copyFrom(COPY_TICKS)))
     await client.query('commit')
     const secs = (performance.now() - t0) / 1000
     await client.end()
@@ -201,24 +247,74 @@ async function copyLimit(adminUrl: string, dir: string, messages: string[]) {
   }
 }
 
-async function pipelineThroughput(brokers: string, adminUrl: string) {
+// The simulated stream carries about 1,000 trades per second of event time over 50 symbols, so the
+// rules watch seconds, not minutes: they fire at the bench's sizes, and their firings are stored.
+/** The i-th of the benchmark's alert rules: the four kinds in turn, each over ten symbols. */
+function benchRule(i: number): Omit<AlertRule, 'id'> {
+  const symbols = SYMBOLS.slice((i * 10) % SYMBOLS.length, ((i * 10) % SYMBOLS.length) + 10)
+  const common = { symbols, name: `bench ${i}`, webhookUrl: null }
+  const direction = i % 2 === 0 ? 'up' : 'down'
+  switch (i % 4) {
+    case 0:
+      return { ...common, direction, kind: 'price_cross', params: { level: '100' } }
+    case 1:
+      return { ...common, direction, kind: 'percent_move', params: { percent: '0.05', windowSeconds: 5 } }
+    case 2:
+      return {
+        ...common,
+        direction: 'up',
+        kind: 'volume_spike',
+        params: { multiple: '2', period: 5, interval: '1s' },
+      }
+    default:
+      return {
+        ...common,
+        direction,
+        kind: 'indicator_cross',
+        params: { indicator: 'rsi', period: 5, interval: '1s', threshold: '60' },
+      }
+  }
+}
+
+async function pipelineThroughput(
+  brokers: string,
+  adminUrl: string,
+  format: WireFormat = 'json',
+  registryUrl?: string,
+  kill = false,
+  alertRules = 0,
+) {
   const database = await createTestDatabase(adminUrl)
-  const topic = `bench-pipeline-${Date.now()}`
+  const topic = `bench-pipeline-${format}-${Date.now()}`
   const group = `bench-${topic}`
   try {
     const bus = createKafkaBus({ brokers: brokers.split(',') })
     await bus.ensureTopic({ name: topic, partitions: 6 })
     const db = connectPostgres(database.url)
     await migrate(db)
+    for (let r = 0; r < alertRules; r++) await createRule(db, benchRule(r))
     const env = {
       KAFKA_BROKERS: brokers,
       KAFKA_TOPIC: topic,
       KAFKA_GROUP_ID: group,
       DATABASE_URL: database.url,
+      ...(registryUrl ? { SCHEMA_REGISTRY_URL: registryUrl } : {}),
     }
-    const proc = startCli(['process'], env)
+    let proc = startCli(['process'], env)
     await sleep(3000) // joined the group, waiting for data
-    log(`pipeline: ${N} trades through ingest → Kafka → processor → PostgreSQL`)
+    log(
+      `pipeline (${format}${alertRules ? `, ${alertRules} alert rules` : ''}): ${N} trades through ingest → Kafka → processor → PostgreSQL${kill ? ', SIGKILL at 40 %' : ''}`,
+    )
+    const stored = async (): Promise<number> =>
+      Number((await db.query<{ n: string }>('select count(*)::text as n from ticks'))[0]!.n)
+    const registry = registryUrl ? new SchemaRegistry({ url: registryUrl }) : undefined
+    const encodeAs = await tradeEncoder({ format, registry, topic })
+    let wireBytes = 0
+    const encode: typeof encodeAs = (t) => {
+      const v = encodeAs(t)
+      wireBytes += Buffer.byteLength(v)
+      return v
+    }
     const metrics = createMetrics({ defaultMetrics: false })
     const source = simulator.create(
       simulator.options.parse({
@@ -227,7 +323,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string) {
         realtime: false,
         count: N,
         seed: 5,
-        start: Date.parse('2026-11-24T14:30:00Z'),
+        start: BENCH_START,
         batchSize: 2000,
       }),
       {
@@ -237,35 +333,60 @@ async function pipelineThroughput(brokers: string, adminUrl: string) {
       },
     )
     const t0 = performance.now()
+    let rowsAtKill: number | undefined
+    // The kill run: SIGKILL the processor once 40 % of the trades are stored, start another.
+    const killer = kill
+      ? (async () => {
+          while ((await stored()) < 0.4 * N) await sleep(200)
+          proc.child.kill('SIGKILL')
+          await proc.exited
+          rowsAtKill = await stored()
+          log(`pipeline: processor killed with ${rowsAtKill} ticks stored; starting another`)
+          proc = startCli(['process'], env)
+        })()
+      : Promise.resolve()
     const producer = bus.producer()
-    await pump({ source, producer, topic, log: silent, metrics, maxSend: 5000 })
+    await pump({ source, producer, topic, log: silent, metrics, maxSend: 5000, encode })
     const produceSecs = (performance.now() - t0) / 1000
+    await killer
     let peakRss = 0
-    const end = await bus.endOffsets(topic)
-    for (;;) {
+    const sampleRss = (): void => {
       const status = readFileSync(`/proc/${proc.child.pid}/status`, 'utf8')
       peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024)
-      const stored = await storedOffsets(db, group, topic)
-      if ([...end].every(([p, e]) => (stored.get(p) ?? 0n) >= e)) break
-      await sleep(100)
     }
+    if (!(await waitCaughtUp(bus, db, group, topic, { timeoutMs: 3_600_000, onPoll: sampleRss })))
+      throw new Error('the pipeline did not catch up within an hour')
     const secs = (performance.now() - t0) / 1000
     proc.child.kill('SIGTERM')
     await proc.exited
-    const [rows] = await db.query<{ n: string; bars: string }>(
-      'select (select count(*) from ticks)::text as n, (select count(*) from bars)::text as bars',
+    const [rows] = await db.query<{ n: string; ids: string; bars: string; firings: string }>(
+      `select (select count(*) from ticks)::text as n, (select count(distinct trade_id) from ticks)::text as ids,
+         (select count(*) from bars)::text as bars, (select count(*) from alert_firings)::text as firings`,
     )
-    if (Number(rows!.n) !== N) throw new Error(`pipeline stored ${rows!.n} of ${N}`)
+    if (!kill && Number(rows!.n) !== N) throw new Error(`pipeline stored ${rows!.n} of ${N}`)
     await producer.close()
     await bus.close()
     await db.close()
     return {
+      format,
       trades: N,
       seconds: secs,
       tradesPerSec: N / secs,
+      bytesPerMessage: wireBytes / N,
       produceSeconds: produceSecs,
       bars: Number(rows!.bars),
       processorPeakRssBytes: peakRss,
+      ...(alertRules ? { alertFirings: Number(rows!.firings) } : {}),
+      ...(kill
+        ? {
+            killed: true,
+            rows: Number(rows!.n),
+            distinctIds: Number(rows!.ids),
+            duplicates: Number(rows!.n) - Number(rows!.ids),
+            losses: N - Number(rows!.ids),
+            rowsAtKill,
+          }
+        : {}),
     }
   } finally {
     await database.drop()
@@ -389,76 +510,381 @@ async function naive(brokers: string, adminUrl: string, messages: string[]) {
   }
 }
 
+interface ApiLoad {
+  ingestingTradesPerSec: number
+  seconds: number
+  requests: number
+  requestsPerSec: number
+  latencyMs: { p50: number; p90: number; p99: number; max: number }
+  non2xx: number
+  errors: number
+}
+
+/**
+ * The API under ingest load: bench/api-load.ts (`tickflow up` offering --rate trades/s into
+ * PostgreSQL, autocannon on GET /api/v1/bars); a query that failed or answered non-2xx fails the run.
+ */
+async function apiLoad(adminUrl: string, dir: string): Promise<ApiLoad> {
+  const file = join(dir, 'api-load.json')
+  const secs = args.quick ? 5 : Math.min(15, LATENCY_S)
+  log(`api: GET /api/v1/bars for ${secs} s while ingesting ${RATE} trades/s`)
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'bench/api-load.ts'),
+      '--rate',
+      String(RATE),
+      '--seconds',
+      String(secs),
+      '--warmup',
+      '5',
+      '--out',
+      file,
+    ],
+    { env: { ...process.env, DATABASE_URL: adminUrl }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)))
+  if (code !== 0) throw new Error(`bench/api-load.ts failed (${code}): ${out}`)
+  const r = JSON.parse(readFileSync(file, 'utf8')) as ApiLoad
+  if (r.errors !== 0 || r.non2xx !== 0) throw new Error(`api load: ${r.errors} errors, ${r.non2xx} non-2xx`)
+  return r
+}
+
+/** The simulator's trades for a stage (the pipeline's and the peer's are the same: seed 5). */
+function trades(n: number, seed: number): Trade[] {
+  return [...simulate({ symbols: SYMBOLS, rate: 0, realtime: false, count: n, seed, start: BENCH_START })]
+}
+
+/**
+ * The embedded default as a new user meets it: `tickflow replay FILE` of a CSV into PGlite (no Kafka,
+ * no PostgreSQL server): wall time from the command's start to its exit, the ingest phase alone
+ * (from its "pipeline started" log line to "pipeline stopped", so without PGlite's start-up and
+ * migrations) and its peak RSS; then PGlite's own COPY of the same rows into the same schema (a
+ * fresh PGlite, migrated), in this process. The ratio compares the ingest phase with the COPY.
+ */
+async function embedded(dir: string) {
+  const rows = trades(EMBEDDED_N, 11)
+  const csv = join(dir, 'embedded-trades.csv')
+  writeFileSync(
+    csv,
+    `ts,symbol,price,size,id\n${rows.map((t) => `${t.ts},${t.symbol},${t.price},${t.size},${t.id}`).join('\n')}\n`,
+  )
+  log(`embedded: tickflow replay of a ${EMBEDDED_N}-trade CSV into PGlite`)
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOG_LEVEL: 'info',
+    HTTP_PORT: '0',
+    TICKFLOW_DATA_DIR: join(dir, 'embedded-data'),
+  }
+  delete env.KAFKA_BROKERS
+  delete env.DATABASE_URL
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [join(root, 'bin/tickflow.js'), 'replay', csv], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  let peakRss = 0
+  const timer = setInterval(() => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+      peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024)
+    } catch {
+      // exited between two samples
+    }
+  }, 100)
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)))
+  clearInterval(timer)
+  const replaySecs = (performance.now() - t0) / 1000
+  const held = /the store holds (\d+) ticks and (\d+) dead letters/.exec(out)
+  if (code !== 0 || !held) throw new Error(`tickflow replay failed (${code}): ${out}`)
+  if (Number(held[1]) !== EMBEDDED_N || held[2] !== '0')
+    throw new Error(`tickflow replay stored ${held[1]} of ${EMBEDDED_N} trades, ${held[2]} dead letters`)
+  const logged = (msg: string): number => {
+    const line = out.split('\n').find((l) => l.includes(`"msg":"${msg}"`))
+    if (!line) throw new Error(`tickflow replay did not log "${msg}": ${out}`)
+    return (JSON.parse(line) as { time: number }).time
+  }
+  const ingestSecs = (logged('pipeline stopped') - logged('pipeline started')) / 1000
+
+  log(`embedded: PGlite COPY of the same ${EMBEDDED_N} rows`)
+  const db = await openPglite(join(dir, 'pglite-copy'))
+  try {
+    await migrate(db)
+    const recvTs = new Date().toISOString()
+    const ticks = rows.map((t, i) => {
+      const c = classify({
+        topic: 't',
+        partition: 0,
+        offset: BigInt(i),
+        key: t.symbol,
+        value: Buffer.from(encodeTrade({ ...t, source: 'replay', recvTs })),
+        timestamp: 0,
+        headers: {},
+      })
+      if (!c.ok) throw new Error('bench trade invalid')
+      return c.tick
+    })
+    const store = new TickStore(db)
+    await store.ensurePartitions(ticks.slice(0, 1))
+    await store.ensurePartitions(ticks.slice(-1))
+    const text = ticksToCopyText(ticks)
+    const t1 = performance.now()
+    await db.transaction((tx) => tx.copyIn(COPY_TICKS, text))
+    const copySecs = (performance.now() - t1) / 1000
+    const [n] = await db.query<{ n: string }>('select count(*)::text as n from ticks')
+    if (Number(n!.n) !== EMBEDDED_N) throw new Error(`PGlite COPY stored ${n!.n} of ${EMBEDDED_N}`)
+    return {
+      trades: EMBEDDED_N,
+      replaySeconds: replaySecs,
+      replayTradesPerSec: EMBEDDED_N / replaySecs,
+      replayIngestSeconds: ingestSecs,
+      replayIngestTradesPerSec: EMBEDDED_N / ingestSecs,
+      replayPeakRssBytes: peakRss,
+      replayStoredTicks: Number(held[1]),
+      pgliteCopySeconds: copySecs,
+      pgliteCopyRowsPerSec: EMBEDDED_N / copySecs,
+    }
+  } finally {
+    await db.close()
+  }
+}
+
+/** The peer's four runs: insert and upsert, each plain and with a SIGKILL. */
+async function peer(brokers: string, adminUrl: string, dir: string) {
+  const same = trades(PEER_N, 5)
+  const run = (mode: 'insert' | 'upsert', kill: boolean): Promise<PeerRun> =>
+    runPeer({ brokers, adminUrl, dir, trades: same, mode, kill, log })
+  const insert = await run('insert', false)
+  const upsert = await run('upsert', false)
+  const insertKill = await run('insert', true)
+  const upsertKill = await run('upsert', true)
+  for (const r of [insert, upsert])
+    if (!r.exact) throw new Error(`the peer (${r.mode}) stored ${r.rows} rows, ${r.distinctIds} distinct`)
+  return {
+    system: `Kafka Connect 4.3.1 standalone + Debezium JDBC sink 3.6.0.Final, 2 tasks, batch.size 5000, reWriteBatchedInserts=true`,
+    insert,
+    upsert,
+    insertKill,
+    upsertKill,
+  }
+}
+
+type Verdict = { value: number; target: string; met: boolean }
+const atLeast = (value: number, min: number): Verdict => ({ value, target: `>= ${min}`, met: value >= min })
+const below = (value: number, max: number, unit = ''): Verdict => ({
+  value,
+  target: `< ${max}${unit}`,
+  met: value < max,
+})
+
 const dir = mkdtempSync(join(tmpdir(), 'tickflow-bench-'))
-const postgres = await findPostgres()
-const kafka = process.env.KAFKA_BROKERS
-  ? undefined
-  : await startKafka(join(dir, 'kafka'), [{ nodeId: 1, port: 29092, controllerPort: 29093, jmxPort: 27071 }])
-const brokers = process.env.KAFKA_BROKERS ?? kafka!.brokers
+// Ctrl-C or SIGTERM: the broker (a detached process) and any Connect worker are killed, PostgreSQL
+// stopped if the harness started it, the temporary directory removed, then the harness exits.
+const starting: { kafka?: Promise<KafkaCluster>; postgres?: Promise<PostgresServer> } = {}
+const interrupt = (sig: NodeJS.Signals): void => {
+  log(`${sig}: stopping the broker and removing ${dir}`)
+  void (async () => {
+    for (const w of liveWorkers) w.kill('SIGKILL')
+    const k = await starting.kafka?.catch(() => undefined)
+    await Promise.all((k?.nodes ?? []).map((n) => n.kill().catch(() => {})))
+    await (await starting.postgres?.catch(() => undefined))?.stop().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(sig === 'SIGINT' ? 130 : 143)
+  })()
+}
+process.once('SIGINT', interrupt)
+process.once('SIGTERM', interrupt)
+const needsServers = STAGES !== 'embedded'
+starting.postgres = needsServers ? findPostgres() : undefined
+const postgres = await starting.postgres
+starting.kafka =
+  process.env.KAFKA_BROKERS || !needsServers
+    ? undefined
+    : startKafka(join(dir, 'kafka'), [
+        { nodeId: 1, port: KAFKA_PORT, controllerPort: KAFKA_PORT + 1, jmxPort: KAFKA_PORT - 2021 },
+      ])
+const kafka = await starting.kafka
+const brokers = process.env.KAFKA_BROKERS ?? kafka?.brokers ?? ''
 try {
-  const messages = sampleMessages(N, 9)
-  const kafkaLimit = await kafkaLimits(brokers, dir, messages)
-  const copy = await copyLimit(postgres.adminUrl, dir, messages)
-  const pipe = await pipelineThroughput(brokers, postgres.adminUrl)
-  const lat = await latency(brokers, postgres.adminUrl)
-  const base = await naive(brokers, postgres.adminUrl, messages.slice(0, 200_000))
-  const wall = Math.min(kafkaLimit.consumeMsgsPerSec, copy.rowsPerSec)
+  const all = STAGES === 'all'
+  const messages = all ? sampleMessages(N, 9) : []
+  const kafkaLimit = all ? await kafkaLimits(brokers, dir, messages) : undefined
+  const copy = all ? await copyLimit(postgres!.adminUrl, dir, messages) : undefined
+  const pipe = needsServers ? await pipelineThroughput(brokers, postgres!.adminUrl) : undefined
+  const alerts =
+    needsServers && ALERT_RULES
+      ? await pipelineThroughput(brokers, postgres!.adminUrl, 'json', undefined, false, ALERT_RULES)
+      : undefined
+  const lat = all ? await latency(brokers, postgres!.adminUrl) : undefined
+  const api = all ? await apiLoad(postgres!.adminUrl, dir) : undefined
+  const base = all ? await naive(brokers, postgres!.adminUrl, messages.slice(0, 200_000)) : undefined
+  let avro: Awaited<ReturnType<typeof pipelineThroughput>> | undefined
+  let avroError: string | undefined
+  if (all) {
+    const registryDb = await createTestDatabase(postgres!.adminUrl)
+    const registry = await startRegistry(await freePort(), registryDb.url, join(dir, 'registry.log'))
+    // A registry failure ends this stage only: it is recorded, and the other stages still run.
+    avro = await pipelineThroughput(brokers, postgres!.adminUrl, 'avro', registry.url)
+      .catch((err: unknown) => {
+        avroError = err instanceof Error ? err.message : String(err)
+        log(`pipeline (avro) failed: ${avroError}`)
+        return undefined
+      })
+      .finally(async () => {
+        await registry.stop()
+        await registryDb.drop()
+      })
+  }
+  const pipeKill = needsServers
+    ? await pipelineThroughput(brokers, postgres!.adminUrl, 'json', undefined, true)
+    : undefined
+  const peers = needsServers ? await peer(brokers, postgres!.adminUrl, dir) : undefined
+  const emb = STAGES !== 'peer' ? await embedded(dir) : undefined
+
+  const wall = kafkaLimit && copy ? Math.min(kafkaLimit.consumeMsgsPerSec, copy.rowsPerSec) : NaN
+  const ratios: Record<string, number> = {}
+  const targets: Record<string, Verdict> = {}
+  if (pipe && peers) {
+    ratios.pipelineVsConnectInsert = pipe.tradesPerSec / peers.insert.rowsPerSec
+    ratios.pipelineVsConnectUpsert = pipe.tradesPerSec / peers.upsert.rowsPerSec
+    targets.pipelineVsConnectInsert = atLeast(ratios.pipelineVsConnectInsert, 1)
+    targets.pipelineVsConnectUpsert = atLeast(ratios.pipelineVsConnectUpsert, 1.5)
+  }
+  if (pipe && alerts) ratios.alertsOnVsOff = alerts.tradesPerSec / pipe.tradesPerSec
+  if (pipe && avro)
+    Object.assign(ratios, {
+      avroVsJsonThroughput: avro.tradesPerSec / pipe.tradesPerSec,
+      avroVsJsonBytes: avro.bytesPerMessage / pipe.bytesPerMessage,
+    })
+  if (pipe && kafkaLimit && copy && base && lat) {
+    Object.assign(ratios, {
+      pipelineVsKafkaConsume: pipe.tradesPerSec / kafkaLimit.consumeMsgsPerSec,
+      pipelineVsCopy: pipe.tradesPerSec / copy.rowsPerSec,
+      pipelineVsMinLimit: pipe.tradesPerSec / wall,
+      pipelineVsNaive: pipe.tradesPerSec / base.msgsPerSec,
+    })
+    targets.pipelineVsMinLimit = atLeast(ratios.pipelineVsMinLimit!, 0.5)
+    targets.pipelineVsNaive = atLeast(ratios.pipelineVsNaive!, 30)
+    targets.latencyP99Ms = below(lat.p99Ms, 100, ' ms')
+    targets.latencyP999Ms = below(lat.p999Ms, 200, ' ms')
+  }
+  if (api) targets.apiBarsP99Ms = below(api.latencyMs.p99, 50, ' ms')
+  if (pipe) targets.processorPeakRssMiB = below(pipe.processorPeakRssBytes / 2 ** 20, 250, ' MiB')
+  if (emb) {
+    ratios.embeddedVsPgliteCopy = emb.replayIngestTradesPerSec / emb.pgliteCopyRowsPerSec
+    ratios.embeddedWallVsPgliteCopy = emb.replayTradesPerSec / emb.pgliteCopyRowsPerSec
+    targets.embeddedVsPgliteCopy = atLeast(ratios.embeddedVsPgliteCopy, 0.5)
+    targets.embeddedPeakRssMiB = below(emb.replayPeakRssBytes / 2 ** 20, 500, ' MiB')
+  }
   const results = {
     when: new Date().toISOString(),
+    stages: STAGES,
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
-      postgres: postgres.origin,
+      postgres: postgres?.origin,
       kafka: '4.3.1 single KRaft node on the same machine',
     },
-    limits: {
-      kafkaProduceMsgsPerSec: kafkaLimit.produceMsgsPerSec,
-      kafkaConsumeMsgsPerSec: kafkaLimit.consumeMsgsPerSec,
-      postgresCopyRowsPerSec: copy.rowsPerSec,
-      messageBytes: kafkaLimit.messageBytes,
-    },
-    pipeline: pipe,
-    latency: lat,
-    naive: base,
-    ratios: {
-      pipelineVsKafkaConsume: pipe.tradesPerSec / kafkaLimit.consumeMsgsPerSec,
-      pipelineVsCopy: pipe.tradesPerSec / copy.rowsPerSec,
-      pipelineVsMinLimit: pipe.tradesPerSec / wall,
-      pipelineVsNaive: pipe.tradesPerSec / base.msgsPerSec,
-    },
-    targets: {
-      throughputAtLeastHalfOfMinLimit: pipe.tradesPerSec >= 0.5 * wall,
-      atLeast30xNaive: pipe.tradesPerSec >= 30 * base.msgsPerSec,
-      p99Under250ms: lat.p99Ms < 250,
-      processorUnder300MB: pipe.processorPeakRssBytes < 300 * 2 ** 20,
-    },
+    ...(kafkaLimit && copy
+      ? {
+          limits: {
+            kafkaProduceMsgsPerSec: kafkaLimit.produceMsgsPerSec,
+            kafkaConsumeMsgsPerSec: kafkaLimit.consumeMsgsPerSec,
+            postgresCopyRowsPerSec: copy.rowsPerSec,
+            messageBytes: kafkaLimit.messageBytes,
+          },
+        }
+      : {}),
+    ...(pipe ? { pipeline: pipe } : {}),
+    ...(lat ? { latency: lat } : {}),
+    ...(api ? { api } : {}),
+    ...(base ? { naive: base } : {}),
+    ...(avro ? { pipelineAvro: avro } : avroError ? { pipelineAvro: { error: avroError } } : {}),
+    ...(pipeKill ? { pipelineKill: pipeKill } : {}),
+    ...(alerts ? { pipelineWithAlerts: { ...alerts, alertRules: ALERT_RULES } } : {}),
+    ...(peers ? { peer: peers } : {}),
+    ...(emb ? { embedded: emb } : {}),
+    ratios,
+    targets,
   }
   const out = resolve(root, args.out)
   mkdirSync(dirname(out), { recursive: true })
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
   const f = (n: number): string => Math.round(n).toLocaleString('en')
-  const rows: [string, string][] = [
-    ['Kafka ProducerPerformance (msg/s)', f(kafkaLimit.produceMsgsPerSec)],
-    ['Kafka ConsumerPerformance (msg/s)', f(kafkaLimit.consumeMsgsPerSec)],
-    ['PostgreSQL COPY from file (rows/s)', f(copy.rowsPerSec)],
-    [`tickflow pipeline, ${f(N)} trades (trades/s)`, f(pipe.tradesPerSec)],
-    ['  vs min(Kafka consume, COPY)', `${(results.ratios.pipelineVsMinLimit * 100).toFixed(1)} %`],
-    ['  vs naive baseline', `${results.ratios.pipelineVsNaive.toFixed(1)} ×`],
-    ['naive one-INSERT-per-message (msg/s)', f(base.msgsPerSec)],
-    [`latency at ${f(RATE)}/s: p50 / p99 / p99.9 (ms)`, `${lat.p50Ms} / ${lat.p99Ms} / ${lat.p999Ms}`],
-    ['processor peak RSS (MiB)', f(pipe.processorPeakRssBytes / 2 ** 20)],
-  ]
+  const x = (n: number | undefined): string => `${(n ?? NaN).toFixed(2)} ×`
+  const rows: [string, string][] = []
+  if (kafkaLimit && copy)
+    rows.push(
+      ['Kafka ProducerPerformance (msg/s)', f(kafkaLimit.produceMsgsPerSec)],
+      ['Kafka ConsumerPerformance (msg/s)', f(kafkaLimit.consumeMsgsPerSec)],
+      ['PostgreSQL COPY from file (rows/s)', f(copy.rowsPerSec)],
+    )
+  if (pipe) rows.push([`tickflow pipeline, ${f(N)} trades (trades/s)`, f(pipe.tradesPerSec)])
+  if (base && lat && pipe)
+    rows.push(
+      ['  vs min(Kafka consume, COPY)', `${(ratios.pipelineVsMinLimit! * 100).toFixed(1)} %`],
+      ['  vs naive baseline', `${ratios.pipelineVsNaive!.toFixed(1)} ×`],
+      ['naive one-INSERT-per-message (msg/s)', f(base.msgsPerSec)],
+      ['pipeline with Avro via the registry (trades/s)', avro ? f(avro.tradesPerSec) : 'failed'],
+      [
+        'bytes per message: JSON / Avro',
+        `${f(pipe.bytesPerMessage)} / ${avro ? f(avro.bytesPerMessage) : '-'}`,
+      ],
+      [`latency at ${f(RATE)}/s: p50 / p99 / p99.9 (ms)`, `${lat.p50Ms} / ${lat.p99Ms} / ${lat.p999Ms}`],
+    )
+  if (api)
+    rows.push([
+      `GET /api/v1/bars while ingesting ${f(RATE)}/s: p50 / p99 (ms)`,
+      `${api.latencyMs.p50} / ${api.latencyMs.p99}`,
+    ])
+  if (pipe && alerts)
+    rows.push(
+      [`pipeline with ${ALERT_RULES} alert rules (trades/s)`, f(alerts.tradesPerSec)],
+      ['  vs without alert rules', `${(ratios.alertsOnVsOff! * 100).toFixed(1)} %`],
+    )
+  if (pipe) rows.push(['processor peak RSS (MiB)', f(pipe.processorPeakRssBytes / 2 ** 20)])
+  if (peers && pipeKill)
+    rows.push(
+      [`peer: Connect insert, ${f(PEER_N)} trades (rows/s)`, f(peers.insert.rowsPerSec)],
+      [`peer: Connect upsert on trade id (rows/s)`, f(peers.upsert.rowsPerSec)],
+      [
+        '  pipeline vs Connect insert / upsert',
+        `${x(ratios.pipelineVsConnectInsert)} / ${x(ratios.pipelineVsConnectUpsert)}`,
+      ],
+      [
+        'peer peak memory insert / upsert (MiB)',
+        `${f(peers.insert.connectPeakRssBytes / 2 ** 20)} / ${f(peers.upsert.connectPeakRssBytes / 2 ** 20)}`,
+      ],
+      ['after SIGKILL, duplicates / losses: tickflow', `${pipeKill.duplicates} / ${pipeKill.losses}`],
+      ['  Connect insert', `${peers.insertKill.duplicates} / ${peers.insertKill.losses}`],
+      ['  Connect upsert', `${peers.upsertKill.duplicates} / ${peers.upsertKill.losses}`],
+    )
+  if (emb)
+    rows.push(
+      [`embedded replay into PGlite, ${f(EMBEDDED_N)} trades (trades/s)`, f(emb.replayIngestTradesPerSec)],
+      ['  the whole command, start-up included (trades/s)', f(emb.replayTradesPerSec)],
+      ['PGlite COPY of the same rows (rows/s)', f(emb.pgliteCopyRowsPerSec)],
+      ['  replay vs PGlite COPY', x(ratios.embeddedVsPgliteCopy)],
+      ['replay peak RSS (MiB)', f(emb.replayPeakRssBytes / 2 ** 20)],
+    )
   const w = Math.max(...rows.map((r) => r[0].length))
   process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`)
   process.stdout.write(
-    `targets: ${Object.entries(results.targets)
-      .map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`)
+    `targets: ${Object.entries(targets)
+      .map(([k, v]) => `${k} ${v.met ? 'met' : 'MISSED'}`)
       .join(', ')}\n`,
   )
 } finally {
+  for (const w of liveWorkers) w.kill('SIGKILL')
   await kafka?.stop()
-  await postgres.stop()
+  await postgres?.stop()
   rmSync(dir, { recursive: true, force: true })
 }

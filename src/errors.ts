@@ -1,5 +1,31 @@
-// The one error catalogue. Every error tickflow raises on purpose carries a stable `code` (documented
-// in docs/errors.md), whether retrying can help, and the error that caused it.
+// The one error catalogue. Every error tickflow raises on purpose carries a stable `code` from the
+// closed list below (each documented in docs/errors.md; a test compares the two), whether retrying
+// can help, and the error that caused it.
+
+/** Every code tickflow raises, with when. Adding a code is adding it here and in docs/errors.md. */
+export const errorCodes = {
+  TF_CONFIG: 'a flag, environment variable or .env value is invalid (exit code 2)',
+  TF_USAGE: 'an unknown command or flag, or a missing argument (exit code 2)',
+  TF_KAFKA: 'the Kafka brokers cannot be reached or refuse a request for good',
+  TF_POSTGRES: 'PostgreSQL (DATABASE_URL) cannot be reached or refuses the connection',
+  TF_PROVIDER: 'a market-data provider refuses the credentials or cannot be reached for good',
+  TF_DATA_DIR_LOCKED: 'the embedded data directory is held by another live tickflow process',
+  TF_HTTP_LISTEN: 'the HTTP port cannot be bound (in use or not permitted)',
+  TF_FILE: 'an input file is missing or cannot be read',
+  TF_REPLAY_COLUMNS: 'a replay file has no column for a needed field',
+  TF_REPLAY_TIME: "a replay file's times have no zone or an unclear unit",
+  TF_REPLAY_PRICE: '--price-divisor is given but the prices are not integers',
+  TF_REPLAY_FILE: 'the replay file cannot be read',
+  TF_SQL: 'a statement given to tickflow sql failed',
+  TF_NO_STORE: 'tickflow sql found no embedded store in the data directory',
+  TF_REGISTRY: 'the schema registry cannot be reached or fails a request',
+  TF_SCHEMA_REJECTED: 'the schema registry refused the producer schema (incompatible or invalid)',
+  TF_SPARK: 'the Spark job (analytics/spark) is not built, or java cannot start it',
+  TF_BAD_REQUEST: 'an API parameter is invalid (HTTP 400)',
+  TF_INTERNAL: 'an unexpected failure (a bug): please report it with the LOG_LEVEL=debug output',
+} as const
+
+export type ErrorCode = keyof typeof errorCodes
 
 export interface TickflowErrorOptions {
   cause?: unknown
@@ -8,12 +34,12 @@ export interface TickflowErrorOptions {
 }
 
 export class TickflowError extends Error {
-  readonly code: string
+  readonly code: ErrorCode
   readonly retryable: boolean
   /** HTTP status when the error reaches an API client. */
   readonly status: number
 
-  constructor(code: string, message: string, options: TickflowErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: TickflowErrorOptions = {}) {
     super(message, { cause: options.cause })
     this.name = 'TickflowError'
     this.code = code
@@ -24,8 +50,8 @@ export class TickflowError extends Error {
 
 /** A flag, environment variable or `.env` value failed validation. */
 export class ConfigError extends TickflowError {
-  constructor(message: string) {
-    super('TF_CONFIG', message, { status: 500 })
+  constructor(message: string, options: TickflowErrorOptions = {}) {
+    super('TF_CONFIG', message, options)
     this.name = 'ConfigError'
   }
 }
@@ -38,11 +64,23 @@ export class UsageError extends TickflowError {
   }
 }
 
-/** A service (Kafka, PostgreSQL, a provider) could not be reached or refused the request. */
+const serviceCodes = {
+  kafka: 'TF_KAFKA',
+  postgres: 'TF_POSTGRES',
+  registry: 'TF_REGISTRY',
+} as const satisfies Record<string, ErrorCode>
+
+/**
+ * A service (Kafka, PostgreSQL, a provider) could not be reached or refused the request. Providers
+ * share TF_PROVIDER; `service` names which one.
+ */
 export class ServiceError extends TickflowError {
+  readonly service: string
   constructor(service: string, message: string, options: TickflowErrorOptions = {}) {
-    super(`TF_${service.toUpperCase()}`, message, { retryable: true, ...options })
+    const code: ErrorCode = service in serviceCodes ? serviceCodes[service as 'kafka'] : 'TF_PROVIDER'
+    super(code, message, { retryable: true, ...options })
     this.name = 'ServiceError'
+    this.service = service
   }
 }
 
@@ -56,6 +94,22 @@ export class BadRequestError extends TickflowError {
   }
 }
 
+/** The message of anything thrown, never `[object Object]`. */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+  if (err instanceof Error) {
+    if (err.message) return err.message
+    // AggregateError (e.g. a connection refused on every address) keeps the reasons in `errors`.
+    if (err instanceof AggregateError && err.errors.length > 0) return errorMessage(err.errors[0])
+    return err.name
+  }
+  if (typeof err === 'object' && err !== null) {
+    const m = (err as { message?: unknown }).message
+    if (typeof m === 'string' && m) return m
+    try {
+      return JSON.stringify(err)
+    } catch {
+      return Object.prototype.toString.call(err)
+    }
+  }
+  return String(err)
 }

@@ -7,19 +7,26 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import cors from '@fastify/cors'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Db } from '../store/db.ts'
 import { BadRequestError } from '../errors.ts'
 import { registerRoutes } from './routes.ts'
 import type { LiveHub } from './live.ts'
 import { registerDashboard } from './dashboard.ts'
+import { READINESS_TIMEOUT_MS, readinessChecker } from './readiness.ts'
+import { healthSchema, metricsSchema, readySchema } from './openapi.ts'
 
 export interface AppDeps {
   metrics: Metrics
   /** Checks for /readyz: name → probe that throws when the dependency is unreachable. */
   readiness?: Record<string, () => Promise<void>>
+  /** How long each readiness probe may take before it counts as failed (default 2 s). */
+  readinessTimeoutMs?: number
   db?: Db
   hub?: LiveHub
+  /** Origins allowed to call the API from a browser (HTTP_CORS_ORIGINS); none by default. */
+  corsOrigins?: string[]
 }
 
 /** Query-string validation errors name the parameter: {"error":"bad_request","param":"limit",…}. */
@@ -32,11 +39,14 @@ function badRequest(err: FastifyError): { param: string; message: string } | und
     (typeof params.additionalProperty === 'string' && params.additionalProperty) ||
     v.instancePath.replace(/^\//, '') ||
     'query'
+  // A pattern's message would show the regular expression: say it in words instead.
   const what = params.additionalProperty
     ? 'is not a parameter of this endpoint'
     : params.missingProperty
       ? 'is required'
-      : (v.message ?? 'is invalid')
+      : v.keyword === 'pattern'
+        ? 'is not in the expected format'
+        : (v.message ?? 'is invalid')
   return { param, message: `${param} ${what}` }
 }
 
@@ -57,28 +67,32 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       message: status === 500 ? 'internal error' : err.message,
     })
   })
-  app.get('/healthz', () => ({ status: 'ok' }))
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, string> = {}
-    let ok = true
-    for (const [name, probe] of Object.entries(deps.readiness ?? {})) {
-      try {
-        await probe()
-        checks[name] = 'ok'
-      } catch (err) {
-        ok = false
-        checks[name] = err instanceof Error ? err.message : String(err)
-      }
-    }
+  // Registered first so the OpenAPI document lists every route, health and metrics included.
+  await app.register(swagger, {
+    openapi: { info: { title: 'tickflow API', version: '1' } },
+    // @fastify/websocket hides WebSocket routes from the document; the stream is part of the API.
+    transform: ({ schema, url, route }) => ({
+      schema: route.websocket ? { ...schema, hide: false } : schema,
+      url,
+    }),
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  if (deps.corsOrigins && deps.corsOrigins.length > 0)
+    await app.register(cors, {
+      origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins,
+      methods: ['GET'],
+    })
+  app.get('/healthz', { schema: healthSchema }, () => ({ status: 'ok' }))
+  const ready = readinessChecker(deps.readiness ?? {}, deps.readinessTimeoutMs ?? READINESS_TIMEOUT_MS)
+  app.get('/readyz', { schema: readySchema }, async (_req, reply) => {
+    const { ok, checks } = await ready()
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
   })
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', { schema: metricsSchema }, async (_req, reply) => {
     const body = await deps.metrics.registry.metrics()
     return reply.header('content-type', deps.metrics.registry.contentType).send(body)
   })
   if (deps.db) {
-    await app.register(swagger, { openapi: { info: { title: 'tickflow API', version: '1' } } })
-    await app.register(swaggerUi, { routePrefix: '/docs' })
     await app.register(websocket, { options: { maxPayload: 4096 } })
     const db = deps.db
     await app.register((scope) => {

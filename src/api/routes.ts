@@ -1,50 +1,142 @@
-// REST under /api/v1 and the live WebSocket. Parameters are validated by JSON schema before a
-// handler runs; a bad one gets 400 {"error":"bad_request","param":…,"message":…}.
-import type { FastifyInstance } from 'fastify'
+// REST under /api/v1 and the live WebSocket. Parameters are checked by JSON schema and then by the
+// handlers (times, symbols, cursors: src/api/params.ts); a bad one gets 400
+// {"error":"bad_request","param":…,"message":…}.
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { WebSocket } from 'ws'
-import { BadRequestError } from '../errors.ts'
 import type { Db } from '../store/db.ts'
-import { latestQuotes, listSymbols, queryBars, queryTrades } from './queries.ts'
-import type { LiveEvent, LiveHub } from './live.ts'
+import {
+  BAR_SOURCES,
+  barsSql,
+  dataRange,
+  latestQuotes,
+  listSymbols,
+  queryBars,
+  queryTrades,
+  storeStats,
+  tradesSql,
+} from './queries.ts'
+import type { BarRow, BarSource, TradeKey, TradeRow } from './queries.ts'
+import { serveStream, type LiveHub } from './live.ts'
+import { sendCopy, sendCsv } from './csv.ts'
+import { registerDeadLetters } from './dead-letters.ts'
+import { ALL, EMPTY, barRange, beyond, pageOf, parseList, type ListQuery } from './paging.ts'
+import { registerIndicators } from './indicators.ts'
+import { parseStreamIndicators, streamIndicators } from './indicator-stream.ts'
+import { INTERVALS } from '../domain/types.ts'
+import { registerAlerts } from './alerts.ts'
+import { NO_PARAMS, barRow, errorResponses, listQuery, page, symbolParam, tradeRow } from './openapi.ts'
+import { cursorInt, cursorTime, parseSymbol, parseSymbolList } from './params.ts'
 
-const SYMBOL = '^[A-Z0-9][A-Z0-9.\\-/:]{0,19}$'
-const ISO = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2}))?$'
-const symbolList = '^[A-Z0-9][A-Z0-9.\\-/:]{0,19}(,[A-Z0-9][A-Z0-9.\\-/:]{0,19}){0,99}$'
-/** A WebSocket client whose unsent data passes this is dropped (close code 4000). */
-export const MAX_CLIENT_BUFFER = 1 << 20
-
-const range = {
-  from: { type: 'string', pattern: ISO, description: 'inclusive start, ISO-8601' },
-  to: { type: 'string', pattern: ISO, description: 'exclusive end, ISO-8601' },
-  limit: { type: 'integer', minimum: 1, maximum: 5000, default: 500 },
-  cursor: {
-    type: 'string',
-    pattern: '^[A-Za-z0-9_-]{1,200}$',
-    description: 'nextCursor of the previous page',
-  },
-} as const
-
-function time(param: string, v: string | undefined): string | undefined {
-  if (v === undefined) return undefined
-  const ms = Date.parse(v)
-  if (!Number.isFinite(ms)) throw new BadRequestError(param, `${param} is not a valid time`)
-  return new Date(ms).toISOString()
-}
-
-function encodeCursor(parts: (string | number)[]): string {
-  return Buffer.from(parts.join('|')).toString('base64url')
-}
-
-function decodeCursor(cursor: string | undefined, n: number): string[] | undefined {
-  if (cursor === undefined) return undefined
-  const parts = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
-  if (parts.length !== n) throw new BadRequestError('cursor', 'cursor is not one this API issued')
-  return parts
-}
+const INT_MAX = 2n ** 31n - 1n
+const BIGINT_MAX = 2n ** 63n - 1n
 
 export interface RouteDeps {
   db: Db
   hub?: LiveHub
+}
+
+function registerTrades(app: FastifyInstance, db: Db): void {
+  app.get<{ Querystring: ListQuery & { symbol: string } }>(
+    '/api/v1/trades',
+    {
+      schema: {
+        description: 'Trades of one symbol in event-time order, (ts, partition, seq) as the tie-break',
+        querystring: listQuery({ symbol: symbolParam }, ['symbol']),
+        response: { 200: page('trades', tradeRow), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const symbol = parseSymbol('symbol', req.query.symbol)
+      const p = parseList(req.query, req.headers.accept, 3)
+      let after: TradeKey | undefined
+      if (p.cursor) {
+        const [ts, partition, seq] = p.cursor.parts as [string, string, string]
+        after = {
+          ts: cursorTime(ts),
+          partition: Number(cursorInt(partition, INT_MAX)),
+          seq: cursorInt(seq, BIGINT_MAX),
+        }
+      }
+      const { from, to } = after ? beyond(p.scan, after.ts, p.from, p.to) : p
+      const key = (r: TradeRow) => [r.ts, r.partition, r.seq]
+      if (p.csv) {
+        const range = await dataRange(db, { symbol, from, to })
+        const q = { symbol, ...(range ?? EMPTY), order: p.scan, limit: p.limit ?? ALL, after }
+        if (db.copyOut) return sendCopy(reply, `trades-${symbol}`, db, tradesSql(q))
+        return sendCsv<TradeRow>(
+          reply,
+          `trades-${symbol}`,
+          ['symbol', 'ts', 'price', 'size', 'source', 'tradeId', 'partition', 'seq'],
+          (last, size) => queryTrades(db, { ...q, limit: size, after: last ?? after }),
+          { limit: p.limit },
+        )
+      }
+      const limit = p.limit!
+      const range = await dataRange(db, { symbol, from, to, order: p.scan, limit: limit + 1 })
+      const rows = range
+        ? await queryTrades(db, { symbol, ...range, order: p.scan, limit: limit + 1, after })
+        : []
+      return pageOf(rows, limit, p.cursor?.dir, key)
+    },
+  )
+}
+
+function registerBars(app: FastifyInstance, db: Db): void {
+  app.get<{ Querystring: ListQuery & { symbol: string; interval: string; source?: BarSource } }>(
+    '/api/v1/bars',
+    {
+      schema: {
+        description:
+          'OHLCV + VWAP bars of one symbol and interval, by bucket start; source=spark serves the Spark job’s bars (docs/spark.md)',
+        querystring: listQuery(
+          {
+            symbol: symbolParam,
+            interval: { type: 'string', enum: [...INTERVALS] },
+            source: { type: 'string', enum: BAR_SOURCES, default: 'tickflow' },
+          },
+          ['symbol', 'interval'],
+        ),
+        response: { 200: page('bars', barRow), ...errorResponses },
+      },
+    },
+    async (req, reply: FastifyReply) => {
+      const symbol = parseSymbol('symbol', req.query.symbol)
+      const interval = req.query.interval
+      const source = req.query.source ?? 'tickflow'
+      const p = parseList(req.query, req.headers.accept, 1)
+      const after = p.cursor ? cursorTime(p.cursor.parts[0]!) : undefined
+      const range = await barRange(db, symbol, p, after, source)
+      const read = (limit: number, last?: string) =>
+        range
+          ? queryBars(db, { symbol, interval, ...range, order: p.scan, limit, after: last, source })
+          : Promise.resolve([])
+      if (p.csv && db.copyOut)
+        return sendCopy(
+          reply,
+          `bars-${symbol}-${interval}`,
+          db,
+          barsSql({
+            symbol,
+            interval,
+            ...(range ?? EMPTY),
+            order: p.scan,
+            limit: p.limit ?? ALL,
+            after,
+            source,
+          }),
+        )
+      if (p.csv)
+        return sendCsv<BarRow>(
+          reply,
+          `bars-${symbol}-${interval}`,
+          ['symbol', 'interval', 'bucket', 'open', 'high', 'low', 'close', 'volume', 'vwap', 'trades'],
+          (last, size) => read(size, last?.bucket ?? after),
+          { limit: p.limit },
+        )
+      const rows = await read(p.limit! + 1, after)
+      return pageOf(rows, p.limit!, p.cursor?.dir, (r) => [r.bucket])
+    },
+  )
 }
 
 export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
@@ -52,86 +144,32 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
 
   app.get(
     '/api/v1/symbols',
-    { schema: { description: 'Symbols with their latest daily bar' } },
+    {
+      schema: {
+        description: 'Symbols with their latest daily bar',
+        querystring: NO_PARAMS,
+        response: errorResponses,
+      },
+    },
     async () => ({ data: await listSymbols(db) }),
   )
-
-  app.get<{ Querystring: { symbol: string; from?: string; to?: string; limit: number; cursor?: string } }>(
-    '/api/v1/trades',
+  app.get(
+    '/api/v1/stats',
     {
       schema: {
-        description: 'Trades of one symbol in event-time order',
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['symbol'],
-          properties: { symbol: { type: 'string', pattern: SYMBOL }, ...range },
-        },
+        description:
+          'What the store holds: symbols, trades (counted from the daily bars, so cheap at any size), dead letters, and the first and last daily bucket',
+        querystring: NO_PARAMS,
+        response: errorResponses,
       },
     },
-    async (req) => {
-      const q = req.query
-      const c = decodeCursor(q.cursor, 3)
-      const after = c ? { ts: time('cursor', c[0])!, partition: Number(c[1]), seq: c[2]! } : undefined
-      if (after && (!Number.isInteger(after.partition) || !/^\d+$/.test(after.seq)))
-        throw new BadRequestError('cursor', 'cursor is not one this API issued')
-      const rows = await queryTrades(db, {
-        symbol: q.symbol,
-        from: time('from', q.from),
-        to: time('to', q.to),
-        limit: q.limit,
-        after,
-      })
-      const last = rows.at(-1)
-      return {
-        data: rows,
-        nextCursor:
-          rows.length === q.limit && last ? encodeCursor([last.ts, last.partition, last.seq]) : null,
-      }
-    },
+    async () => storeStats(db),
   )
-
-  app.get<{
-    Querystring: {
-      symbol: string
-      interval: string
-      from?: string
-      to?: string
-      limit: number
-      cursor?: string
-    }
-  }>(
-    '/api/v1/bars',
-    {
-      schema: {
-        description: 'OHLCV + VWAP bars of one symbol and interval, by bucket start',
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['symbol', 'interval'],
-          properties: {
-            symbol: { type: 'string', pattern: SYMBOL },
-            interval: { type: 'string', enum: ['1s', '1m', '5m', '1h', '1d'] },
-            ...range,
-          },
-        },
-      },
-    },
-    async (req) => {
-      const q = req.query
-      const c = decodeCursor(q.cursor, 1)
-      const rows = await queryBars(db, {
-        symbol: q.symbol,
-        interval: q.interval,
-        from: time('from', q.from),
-        to: time('to', q.to),
-        limit: q.limit,
-        after: c ? time('cursor', c[0]) : undefined,
-      })
-      const last = rows.at(-1)
-      return { data: rows, nextCursor: rows.length === q.limit && last ? encodeCursor([last.bucket]) : null }
-    },
-  )
+  registerTrades(app, db)
+  registerBars(app, db)
+  registerIndicators(app, db)
+  registerDeadLetters(app, db)
+  registerAlerts(app, db)
 
   app.get<{ Querystring: { symbols: string } }>(
     '/api/v1/quotes/latest',
@@ -142,25 +180,47 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
           type: 'object',
           additionalProperties: false,
           required: ['symbols'],
-          properties: { symbols: { type: 'string', pattern: symbolList } },
+          properties: {
+            symbols: { type: 'string', description: 'comma-separated symbols, at most 100, any case' },
+          },
         },
+        response: errorResponses,
       },
     },
-    async (req) => ({ data: await latestQuotes(db, [...new Set(req.query.symbols.split(','))]) }),
+    async (req) => ({ data: await latestQuotes(db, parseSymbolList('symbols', req.query.symbols)) }),
   )
 
-  app.get<{ Querystring: { symbols?: string } }>(
+  app.get<{ Querystring: { symbols?: string; indicators?: string } }>(
     '/api/v1/stream',
     {
       websocket: true,
       schema: {
         description:
-          'WebSocket: {"type":"trade"|"bar","data":…} messages for the symbols (all when omitted). A client that falls more than 1 MiB behind is closed with code 4000.',
+          'WebSocket (GET with Upgrade: websocket): {"type":"hello"}, then {"type":"trade"|"bar","data":…} messages for the symbols (all when omitted), and with `indicators` {"type":"indicator","data":{symbol, interval, indicator, rows}} whenever a bar they rest on changes. A client more than 64 KiB behind, or that does not answer a ping within 5 s, is closed with code 4000.',
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { symbols: { type: 'string', pattern: symbolList } },
+          properties: {
+            symbols: { type: 'string', description: 'comma-separated symbols, at most 100, any case' },
+            indicators: {
+              type: 'string',
+              description:
+                'comma-separated indicators to stream, at most 10, as name(params)@interval: sma(20)@1m, ema(20)@1m, rsi(14)@1m, bollinger(20,2)@1d, macd(12,26,9)@5m, volatility(20)@1h, vwap@1m',
+            },
+          },
         },
+        response: { 101: { description: 'switching to the WebSocket protocol' }, ...errorResponses },
+      },
+      // Checked before the upgrade, so a bad list is an ordinary 400; normalised to upper case.
+      preHandler: (req, _reply, done) => {
+        try {
+          if (req.query.symbols !== undefined)
+            req.query.symbols = parseSymbolList('symbols', req.query.symbols).join(',')
+          if (req.query.indicators !== undefined) parseStreamIndicators(req.query.indicators)
+          done()
+        } catch (err) {
+          done(err as Error)
+        }
       },
     },
     (socket: WebSocket, req) => {
@@ -170,22 +230,11 @@ export function registerRoutes(app: FastifyInstance, deps: RouteDeps): void {
         socket.close(1011, 'no live tail in this process')
         return
       }
-      const unsubscribe = hub.subscribe(symbols, (events: LiveEvent[]) => {
-        if (socket.readyState !== socket.OPEN) return
-        // Backpressure: never queue without bound for a client that does not read.
-        if (socket.bufferedAmount > MAX_CLIENT_BUFFER) {
-          unsubscribe()
-          socket.close(4000, 'slow client: more than 1 MiB unsent')
-          return
-        }
-        for (const e of events) socket.send(JSON.stringify(e))
-      })
-      const ping = setInterval(() => socket.ping(), 30_000)
-      socket.on('close', () => {
-        clearInterval(ping)
-        unsubscribe()
-      })
-      socket.send(JSON.stringify({ type: 'hello', data: { symbols: symbols ? [...symbols] : 'all' } }))
+      serveStream(socket, hub, symbols)
+      if (req.query.indicators !== undefined)
+        streamIndicators(socket, hub, db, symbols, parseStreamIndicators(req.query.indicators), (err) =>
+          req.log.error(err),
+        )
     },
   )
 }

@@ -120,6 +120,10 @@ export function createMemoryBus(): Bus {
       return Promise.resolve()
     },
 
+    maxMessageBytes(): Promise<number | undefined> {
+      return Promise.resolve(undefined)
+    },
+
     endOffsets(topic: string): Promise<Map<number, bigint>> {
       const t = topicOf(topic)
       return Promise.resolve(new Map(t.partitions.map((log, p) => [p, t.base[p]! + BigInt(log.length)])))

@@ -12,7 +12,8 @@ export interface BusMessage {
   topic: string
   partition: number
   offset: bigint
-  key: string
+  /** null when the producer sent none (Kafka allows it; tickflow's producers always set the symbol). */
+  key: string | null
   value: Buffer
   /** Broker (or append) timestamp in ms since the epoch. */
   timestamp: number
@@ -62,6 +63,8 @@ export interface Bus {
   producer(): BusProducer
   consumer(options: ConsumerOptions): BusConsumer
   ensureTopic(spec: TopicSpec): Promise<void>
+  /** The largest message the topic accepts (its max.message.bytes); undefined = no such limit. */
+  maxMessageBytes(topic: string): Promise<number | undefined>
   /** End offsets (next offset to be written) per partition. */
   endOffsets(topic: string): Promise<Map<number, bigint>>
   close(): Promise<void>

@@ -1,85 +1,108 @@
 // The `tickflow` command line: parses flags, loads the configuration once, and runs a command.
-// Every failure the user can fix ends as one line on standard error naming what is wrong.
+// Every failure ends as one line on standard error, `tickflow: <what> [<code>]`, naming the setting
+// to fix; a stack trace only with LOG_LEVEL=debug.
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { settings } from '../config/schema.ts'
-import { loadConfig } from '../config/load.ts'
+import { allSettings, loadAll } from './settings.ts'
 import { TickflowError, UsageError, errorMessage } from '../errors.ts'
-import { commands } from './commands.ts'
+import type { LoadedConfig } from '../config/load.ts'
+import type { Command, CommandContext } from './command.ts'
+import { commands } from './commands/index.ts'
+import { commandHelp, generalHelp } from './help.ts'
+import { suggest } from './suggest.ts'
 
-const extraFlags = {
-  file: { type: 'string' },
-  format: { type: 'string' },
-  columns: { type: 'string' },
-  'source-name': { type: 'string' },
-  symbol: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const
+type Options = Record<string, { type: 'string' | 'boolean'; short?: string }>
 
-function usage(): string {
-  const lines = [
-    'usage: tickflow <command> [options]',
-    '',
-    'commands:',
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
-    '',
-    'options (flag, environment variable):',
-    ...settings
-      .filter((s) => s.flag)
-      .map((s) => `  --${s.flag!.padEnd(14)} ${(s.env ?? '').padEnd(22)} ${s.help}`),
-    '  --file, --format, --columns, --source-name, --symbol   replay options (see docs/replay.md)',
-  ]
-  return lines.join('\n')
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+function optionsOf(command: Command | undefined): Options {
+  const options: Options = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } }
+  for (const s of allSettings) if (s.flag) options[s.flag] = { type: 'string' }
+  for (const [flag, f] of Object.entries(command?.flags ?? {}))
+    options[flag] = f.short ? { type: f.type, short: f.short } : { type: f.type }
+  return options
+}
+
+function unknownCommand(name: string): UsageError {
+  const near = suggest(name, Object.keys(commands))
+  return new UsageError(
+    `unknown command ${JSON.stringify(name)}${near ? ` (did you mean ${near}?)` : ''}; commands: ${Object.keys(commands).join(', ')}`,
+  )
+}
+
+function parse(argv: string[], command: Command | undefined): ReturnType<typeof parseArgs> {
+  const options = optionsOf(command)
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+  } catch (err) {
+    const flag = /option '(-{1,2}[^']+)'/.exec(errorMessage(err))?.[1]
+    if (flag && /^Unknown option/.test(errorMessage(err))) {
+      const near = suggest(flag.replace(/^-+/, ''), Object.keys(options))
+      throw new UsageError(`unknown option '${flag}'${near ? ` (did you mean --${near}?)` : ''}`)
+    }
+    throw new UsageError(errorMessage(err).replace(/\. To specify.*$/s, ''))
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const raw = argv[0] ? commands[argv[0]] : undefined
-    if (raw?.rawArgs)
-      return await raw.run({
-        config: loadConfig({ flags: {} }),
-        args: argv.slice(1),
-        flags: {},
-        booleans: {},
-      })
-    const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { ...extraFlags }
-    for (const s of settings) if (s.flag) options[s.flag] = { type: 'string' }
-    let parsed
-    try {
-      parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
-    } catch (err) {
-      throw new UsageError(
-        errorMessage(err)
-          .replace(/\. To specify.*$/s, '')
-          .replace(/^Unknown option/, 'unknown option'),
-      )
-    }
-    const [name, ...rest] = parsed.positionals
-    if (!name || parsed.values.help || name === 'help') {
-      process.stdout.write(`${usage()}\n`)
-      return name ? 0 : parsed.values.help ? 0 : 2
-    }
-    const command = commands[name]
-    if (!command)
-      throw new UsageError(
-        `unknown command ${JSON.stringify(name)} (try: ${Object.keys(commands).join(', ')})`,
-      )
-    const flags: Record<string, string | undefined> = {}
-    for (const [k, v] of Object.entries(parsed.values)) if (typeof v === 'string') flags[k] = v
-    const config = loadConfig({ flags })
-    return await command.run({
-      config,
-      args: rest,
-      flags,
-      booleans: parsed.values,
-    })
+    return await run(argv)
   } catch (err) {
-    if (err instanceof TickflowError) {
-      process.stderr.write(`tickflow: ${err.message}\n`)
-      return 2
-    }
-    process.stderr.write(
-      `tickflow: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    )
-    return 1
+    return report(err)
   }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const name = argv[0] && !argv[0].startsWith('-') ? argv[0] : undefined
+  const command = name ? commands[name] : undefined
+  if (name && name !== 'help' && !command) throw unknownCommand(name)
+  if (command?.rawArgs && !argv.slice(1).some((a) => a === '--help' || a === '-h'))
+    return command.run({ ...context(loadAll({ flags: {} })), args: argv.slice(1), flags: {}, booleans: {} })
+  const parsed = parse(argv, command)
+  const [, ...rest] = parsed.positionals
+  if (parsed.values.version) {
+    process.stdout.write(`tickflow ${version()}\n`)
+    return 0
+  }
+  if (name === 'help') {
+    const topic = rest[0]
+    if (topic && !commands[topic]) throw unknownCommand(topic)
+    process.stdout.write(`${topic ? commandHelp(topic, commands[topic]!) : generalHelp(commands)}\n`)
+    return 0
+  }
+  if (!command || !name || parsed.values.help) {
+    process.stdout.write(`${command && name ? commandHelp(name, command) : generalHelp(commands)}\n`)
+    return command || parsed.values.help ? 0 : 2
+  }
+  const flags: Record<string, string | undefined> = {}
+  const booleans: Record<string, boolean | undefined> = {}
+  for (const [k, v] of Object.entries(parsed.values))
+    if (typeof v === 'string') flags[k] = v
+    else if (typeof v === 'boolean') booleans[k] = v
+  return command.run({ ...context(loadAll({ flags })), args: rest, flags, booleans })
+}
+
+function context(loaded: LoadedConfig): Pick<CommandContext, 'config' | 'sourceSettings'> {
+  return { config: loaded.config, sourceSettings: loaded.extra }
+}
+
+function debugging(): boolean {
+  const i = process.argv.indexOf('--log-level')
+  const level = i >= 0 ? process.argv[i + 1] : process.env.LOG_LEVEL
+  return level === 'debug' || level === 'trace'
+}
+
+/** The one line for a failure (exit 2 for usage and configuration, 1 otherwise). */
+export function report(err: unknown): number {
+  const known = err instanceof TickflowError
+  const code = known ? err.code : 'TF_INTERNAL'
+  const what = known ? err.message : `unexpected error: ${errorMessage(err)}`
+  process.stderr.write(`tickflow: ${what.split('\n')[0]} [${code}]\n`)
+  if (debugging() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
+  return known && (err.code === 'TF_CONFIG' || err.code === 'TF_USAGE') ? 2 : 1
 }

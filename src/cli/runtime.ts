@@ -1,8 +1,9 @@
-// Builds the pieces a command needs from the configuration: the bus (Kafka when KAFKA_BROKERS is
-// set, else in-process), the database (PostgreSQL when DATABASE_URL is set, else PGlite in the data
-// directory), logger and metrics; and the source named by --source.
-import { mkdirSync } from 'node:fs'
+// The runtime builder every command uses: logger, metrics, stop signal, and on demand the data
+// directory lock, the HTTP server, the bus, the migrated database, topics and the processor. Each
+// part it opens is registered for close(), which closes them in reverse order, once, also when
+// start-up fails half way.
 import { resolve } from 'node:path'
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.ts'
 import { createKafkaBus } from '../bus/kafka.ts'
@@ -10,29 +11,265 @@ import { createMemoryBus } from '../bus/memory.ts'
 import type { Bus } from '../bus/types.ts'
 import { connectPostgres, openPglite, type Db } from '../store/db.ts'
 import { migrate } from '../store/migrate.ts'
-import { ConfigError, errorMessage } from '../errors.ts'
+import { TickStore, storedOffsets } from '../store/ticks.ts'
+import { startProcessor, type Processor, type ProcessorOptions } from '../processor/processor.ts'
+import { createMetrics, type Metrics } from '../metrics/registry.ts'
+import { buildApp } from '../api/app.ts'
+import type { LiveHub } from '../api/live.ts'
+import { ConfigError, ServiceError, TickflowError, errorMessage } from '../errors.ts'
+import { SchemaRegistry } from '../bus/registry.ts'
+import { tradeEncoder, type TradeEncoder, type WireFormat } from '../bus/wire.ts'
+import { createLogger } from './logger.ts'
+import { lockDataDir } from './data-lock.ts'
+import { gatedDb } from './gated-db.ts'
+import { makeDirs } from './make-dirs.ts'
+import { say } from './say.ts'
 
-export function createBus(config: Config, log: Logger, clientId: string): Bus {
-  if (!config.kafkaBrokers) return createMemoryBus()
-  return createKafkaBus({
-    brokers: config.kafkaBrokers,
-    clientId,
-    onWarning: (message, err) => log.warn({ err: errorMessage(err) }, message),
-  })
+export class Runtime {
+  readonly log: Logger
+  readonly metrics: Metrics = createMetrics()
+  /** Aborted on the first SIGINT/SIGTERM. */
+  readonly signal: AbortSignal
+  /** Resolves on the first SIGINT/SIGTERM. */
+  readonly stopped: Promise<NodeJS.Signals>
+  private readonly closers: { what: string; close: () => Promise<void> | void }[] = []
+  private busInstance: Bus | undefined
+  private closing: Promise<void> | undefined
+  private readonly config: Config
+  private readonly name: string
+
+  constructor(config: Config, name: string) {
+    this.config = config
+    this.name = name
+    this.log = createLogger(config, name)
+    const ac = new AbortController()
+    this.signal = ac.signal
+    this.stopped = new Promise((resolvePromise) => {
+      const on = (sig: NodeJS.Signals): void => {
+        ac.abort()
+        resolvePromise(sig)
+      }
+      process.once('SIGINT', on)
+      process.once('SIGTERM', on)
+      this.defer('signal handlers', () => {
+        process.off('SIGINT', on)
+        process.off('SIGTERM', on)
+      })
+    })
+  }
+
+  /** Registers a clean-up step; steps run in reverse order of registration. */
+  defer(what: string, close: () => Promise<void> | void): void {
+    this.closers.push({ what, close })
+  }
+
+  /** Embedded store only: one process per data directory (no-op with DATABASE_URL). */
+  claimDataDir(): void {
+    if (this.config.databaseUrl) return
+    this.defer('data directory lock', lockDataDir(this.config.dataDir))
+  }
+
+  bus(): Bus {
+    if (this.busInstance) return this.busInstance
+    const c = this.config
+    const bus = c.kafkaBrokers
+      ? createKafkaBus({
+          brokers: c.kafkaBrokers,
+          clientId: this.name,
+          onWarning: (message, err) => this.log.warn({ err: errorMessage(err) }, message),
+        })
+      : createMemoryBus()
+    this.defer('bus', () => bus.close())
+    this.busInstance = bus
+    return bus
+  }
+
+  /** Opens the database (no migrations). */
+  async openDb(): Promise<Db> {
+    const db = await openDatabase(this.config, this.name)
+    this.defer('database', () => db.close())
+    return db
+  }
+
+  /** Opens the database, applies migrations and the bars time zone. */
+  async db(): Promise<Db> {
+    return this.prepare(await this.openDb())
+  }
+
+  private async prepare(db: Db): Promise<Db> {
+    const applied = await migrate(db)
+    if (applied.length > 0) this.log.info({ applied }, 'database migrations applied')
+    if (this.config.barsTimezone) await applyBarsTimezone(db, this.config.barsTimezone)
+    return db
+  }
+
+  /**
+   * Binds the HTTP port first (so a port in use stops the command before it joins a group or
+   * writes), serving the API over a database that opens afterwards. Returns the server and the
+   * database, the latter after migrations.
+   */
+  async serveThenOpen(o: {
+    api: boolean
+    hub?: LiveHub
+    kafka?: boolean
+    database?: boolean
+  }): Promise<{ app: FastifyInstance; db?: Db }> {
+    const gate = o.api || o.database ? gatedDb(this.config.databaseUrl ? 'postgres' : 'pglite') : undefined
+    const readiness: Record<string, () => Promise<void>> = {}
+    if (gate) readiness.database = async () => void (await gate.db.query('select 1'))
+    if (o.kafka) readiness.kafka = async () => void (await this.bus().endOffsets(this.config.kafkaTopic))
+    // A PostgreSQL server is reached first (reading, not writing): unreachable is one line, alone.
+    const early = gate && this.config.databaseUrl ? await this.openDb() : undefined
+    const app = await this.listen(readiness, o.api ? gate?.db : undefined, o.hub)
+    if (!gate) return { app }
+    try {
+      const db = await this.prepare(early ?? (await this.openDb()))
+      gate.open(db)
+      return { app, db }
+    } catch (err) {
+      gate.fail(err)
+      throw err
+    }
+  }
+
+  private async listen(
+    readiness: Record<string, () => Promise<void>>,
+    db?: Db,
+    hub?: LiveHub,
+  ): Promise<FastifyInstance> {
+    const app = await buildApp({
+      metrics: this.metrics,
+      readiness,
+      db,
+      hub,
+      corsOrigins: this.config.httpCorsOrigins,
+    })
+    this.defer('HTTP server', () => app.close())
+    const { httpPort: port, httpHost: host } = this.config
+    let address: string
+    try {
+      address = await app.listen({ port, host })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      const why =
+        code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'is not permitted' : errorMessage(err)
+      throw new TickflowError(
+        'TF_HTTP_LISTEN',
+        `cannot listen on ${host}:${port}: the port ${why} (--port / HTTP_PORT)`,
+        { cause: err },
+      )
+    }
+    const url = `${address}/`
+    this.url = url
+    // The first line a person sees (also at --log-level warn): where the dashboard is.
+    if (db) say(`dashboard ${url}`)
+    this.log.info({ url }, 'HTTP listening (/metrics, /healthz, /readyz)')
+    return app
+  }
+
+  /** The URL the HTTP server listens on (after serveThenOpen). */
+  url = ''
+
+  /** Creates the trade topic (and the dead-letter topic on Kafka) when missing. */
+  async ensureTopics(db?: Db): Promise<void> {
+    const bus = this.bus()
+    const c = this.config
+    // The in-process bus starts empty each run: its offsets continue from what the store holds.
+    const startOffsets =
+      bus.kind === 'memory' && db ? await storedOffsets(db, c.kafkaGroupId, c.kafkaTopic) : undefined
+    await bus.ensureTopic({
+      name: c.kafkaTopic,
+      partitions: c.kafkaPartitions,
+      replicas: c.kafkaReplication,
+      startOffsets,
+    })
+    if (bus.kind === 'kafka') await bus.ensureTopic({ name: c.dlqTopic, partitions: 1 })
+  }
+
+  /** Starts the processor (joins the consumer group) over the migrated database. */
+  async startProcessor(db: Db, extra: Pick<ProcessorOptions, 'onCommitted'> = {}): Promise<Processor> {
+    const c = this.config
+    const bus = this.bus()
+    const store = new TickStore(db)
+    await store.createAhead()
+    const processor = startProcessor({
+      bus,
+      store,
+      topic: c.kafkaTopic,
+      groupId: c.kafkaGroupId,
+      log: this.log,
+      metrics: this.metrics,
+      validation: { maxSkewMs: c.maxSkew, maxFutureMs: c.maxFuture, maxMessageBytes: c.maxMessageBytes },
+      dlqTopic: bus.kind === 'kafka' ? c.dlqTopic : undefined,
+      allowedLatenessMs: c.allowedLateness,
+      registry: createRegistry(c),
+      ...extra,
+    })
+    // Partitions are created a day ahead; long-running processors renew them hourly.
+    const ahead = setInterval(
+      () =>
+        void store
+          .createAhead()
+          .catch((err: unknown) =>
+            this.log.warn({ err: errorMessage(err) }, 'creating partitions ahead failed'),
+          ),
+      3_600_000,
+    )
+    this.defer('processor', async () => {
+      clearInterval(ahead)
+      await processor.close()
+    })
+    return processor
+  }
+
+  /** Closes everything opened, newest first; safe to call more than once. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const c of this.closers.reverse()) {
+        try {
+          await c.close()
+        } catch (err) {
+          this.log.warn({ err: errorMessage(err) }, `closing the ${c.what} failed`)
+        }
+      }
+      this.log.flush()
+    })()
+    return this.closing
+  }
 }
 
-export async function openDb(config: Config, applicationName: string): Promise<Db> {
-  if (config.databaseUrl) return connectPostgres(config.databaseUrl, { applicationName })
-  const dir = resolve(config.dataDir, 'pglite')
-  mkdirSync(dir, { recursive: true })
-  return openPglite(dir)
+/** Runs fn over a new runtime and closes the runtime however fn ends. */
+export async function withRuntime(
+  config: Config,
+  name: string,
+  fn: (rt: Runtime) => Promise<number>,
+): Promise<number> {
+  const rt = new Runtime(config, name)
+  try {
+    return await fn(rt)
+  } finally {
+    await rt.close()
+  }
 }
 
-export async function openMigratedDb(config: Config, applicationName: string, log: Logger): Promise<Db> {
-  const db = await openDb(config, applicationName)
-  const applied = await migrate(db)
-  if (applied.length > 0) log.info({ applied }, 'database migrations applied')
-  if (config.barsTimezone) await applyBarsTimezone(db, config.barsTimezone)
+export async function openDatabase(config: Config, applicationName: string): Promise<Db> {
+  if (!config.databaseUrl) {
+    const dir = resolve(config.dataDir, 'pglite')
+    makeDirs(dir)
+    return openPglite(dir)
+  }
+  const db = connectPostgres(config.databaseUrl, { applicationName })
+  try {
+    await db.query('select 1')
+  } catch (err) {
+    await db.close().catch(() => {})
+    const url = new URL(config.databaseUrl)
+    throw new ServiceError(
+      'postgres',
+      `cannot connect to PostgreSQL at ${url.hostname}:${url.port || 5432}${url.pathname} (DATABASE_URL): ${errorMessage(err)}`,
+      { cause: err },
+    )
+  }
   return db
 }
 
@@ -50,16 +287,33 @@ export async function applyBarsTimezone(db: Db, tz: string): Promise<void> {
   await db.query("update settings set value = $1 where key = 'bars_timezone'", [tz])
 }
 
-/** Resolves on the first SIGINT/SIGTERM; the AbortSignal fires at the same moment. */
-export function stopSignal(): { signal: AbortSignal; stopped: Promise<NodeJS.Signals> } {
-  const ac = new AbortController()
-  const stopped = new Promise<NodeJS.Signals>((resolvePromise) => {
-    const on = (sig: NodeJS.Signals): void => {
-      ac.abort()
-      resolvePromise(sig)
-    }
-    process.once('SIGINT', on)
-    process.once('SIGTERM', on)
+export function createRegistry(config: Config): SchemaRegistry | undefined {
+  if (!config.schemaRegistryUrl) return undefined
+  return new SchemaRegistry({
+    url: config.schemaRegistryUrl,
+    username: config.schemaRegistryUsername,
+    password: config.schemaRegistryPassword,
   })
-  return { signal: ac.signal, stopped }
+}
+
+/** Avro when a registry is configured, unless TICKFLOW_WIRE_FORMAT says otherwise. */
+export function wireFormatOf(config: Config): WireFormat {
+  const format = config.wireFormat ?? (config.schemaRegistryUrl ? 'avro' : 'json')
+  if (format === 'avro' && !config.schemaRegistryUrl)
+    throw new ConfigError(
+      'invalid TICKFLOW_WIRE_FORMAT: avro needs SCHEMA_REGISTRY_URL (or --schema-registry)',
+    )
+  return format
+}
+
+/** The producer's encoder; registers the trade schema first when the format is Avro. */
+export function createEncoder(config: Config, log: Logger, signal?: AbortSignal): Promise<TradeEncoder> {
+  return tradeEncoder({
+    format: wireFormatOf(config),
+    registry: createRegistry(config),
+    topic: config.kafkaTopic,
+    signal,
+    onRetry: (err, attempt) =>
+      log.warn({ err: errorMessage(err), attempt }, 'schema registry unreachable; retrying'),
+  })
 }

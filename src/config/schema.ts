@@ -1,10 +1,14 @@
 // The configuration schema: every setting tickflow reads, where it comes from (flag and/or
-// environment variable), its default and its validation. `tickflow --help` and docs/configuration.md
-// are written from this table, so it is the single description of the configuration.
+// environment variable), its default and its validation. `tickflow --help`, the `Config` type and
+// docs/configuration.md (npm run docs:config) are derived from this table, so it is the single
+// description of the configuration. Adding a setting is adding one entry to the table. A source's
+// own settings (a provider's key, base URL, options) are declared in its file (src/sources/) and
+// read by the same loader; the command line joins the two lists.
 import { z } from 'zod'
+import { isSymbol } from '../domain/symbol.ts'
 
 export interface Setting {
-  key: string
+  readonly key: string
   flag?: string
   env?: string
   secret?: boolean
@@ -24,6 +28,29 @@ export const durationMs = z
     return Math.round(Number(n) * units[unit!]!)
   })
 
+const retentionPattern = /^(\d+)(h|d|w|y)$/
+const retentionUnits: Record<string, number> = {
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+}
+/** How long to keep data: "36h", "90d", "12w", "5y" (a year = 365 days) → milliseconds. */
+const retention = z
+  .string()
+  .regex(retentionPattern, 'expected a period such as 36h, 90d, 12w or 5y')
+  .transform((s) => {
+    const [, n, unit] = retentionPattern.exec(s)!
+    return Number(n) * retentionUnits[unit!]!
+  })
+  .optional()
+const retained = <K extends string>(key: K, env: string, what: string) => ({
+  key,
+  env,
+  help: `how long to keep ${what} (e.g. 90d; unset = for ever); applied by tickflow process (hourly) and tickflow purge`,
+  schema: retention,
+})
+
 const positiveInt = z.coerce.number().int().positive()
 const nonNegativeNumber = z.coerce.number().finite().nonnegative()
 const symbolList = z
@@ -34,7 +61,7 @@ const symbolList = z
       .map((x) => x.trim().toUpperCase())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().regex(/^[A-Z0-9][A-Z0-9.\-/:]{0,19}$/, 'bad symbol')).min(1))
+  .pipe(z.array(z.string().refine(isSymbol, 'bad symbol')).min(1))
 const brokerList = z
   .string()
   .transform((s) =>
@@ -44,7 +71,12 @@ const brokerList = z
       .filter(Boolean),
   )
   .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port')).min(1))
-const url = z.string().url()
+/** A URL setting. */
+export const url = z.string().url()
+/** A yes/no setting: true/false, 1/0, yes/no. */
+export const booleanSetting = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], 'expected true or false')
+  .transform((s) => s === 'true' || s === '1' || s === 'yes')
 
 function isTimeZone(tz: string): boolean {
   try {
@@ -55,7 +87,7 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
-export const settings: Setting[] = [
+const table = [
   {
     key: 'kafkaBrokers',
     flag: 'brokers',
@@ -95,6 +127,33 @@ export const settings: Setting[] = [
     schema: z.string().min(1).default('tickflow-processor'),
   },
   {
+    key: 'schemaRegistryUrl',
+    flag: 'schema-registry',
+    env: 'SCHEMA_REGISTRY_URL',
+    help: 'Confluent-compatible schema registry (e.g. http://127.0.0.1:8081, or Apicurio at .../apis/ccompat/v7); set = Avro trades by default',
+    schema: url.optional(),
+  },
+  {
+    key: 'schemaRegistryUsername',
+    env: 'SCHEMA_REGISTRY_USERNAME',
+    help: 'basic-auth user of the schema registry (environment only)',
+    schema: z.string().min(1).optional(),
+  },
+  {
+    key: 'schemaRegistryPassword',
+    env: 'SCHEMA_REGISTRY_PASSWORD',
+    secret: true,
+    help: 'basic-auth password of the schema registry (environment only)',
+    schema: z.string().min(1).optional(),
+  },
+  {
+    key: 'wireFormat',
+    flag: 'wire-format',
+    env: 'TICKFLOW_WIRE_FORMAT',
+    help: 'format the producer writes: avro (Confluent wire format, needs the registry) or json; default avro when a registry is set, else json',
+    schema: z.enum(['avro', 'json']).optional(),
+  },
+  {
     key: 'databaseUrl',
     flag: 'database-url',
     env: 'DATABASE_URL',
@@ -124,11 +183,39 @@ export const settings: Setting[] = [
     schema: z.string().min(1).default('127.0.0.1'),
   },
   {
+    key: 'httpCorsOrigins',
+    env: 'HTTP_CORS_ORIGINS',
+    help: 'comma-separated origins allowed to call the API from a browser (e.g. https://app.example.com), * for any; default none',
+    schema: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^(\*|https?:\/\/[^/\s,]+)$/, 'expected origins such as https://app.example.com, or *'),
+        ),
+      )
+      .default([]),
+  },
+  {
     key: 'logLevel',
     flag: 'log-level',
     env: 'LOG_LEVEL',
     help: 'fatal, error, warn, info, debug or trace',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  },
+  {
+    key: 'logFormat',
+    flag: 'log-format',
+    env: 'LOG_FORMAT',
+    help: 'auto (readable lines on a terminal, JSON otherwise), json or pretty',
+    schema: z.enum(['auto', 'json', 'pretty']).default('auto'),
   },
   {
     key: 'logFile',
@@ -141,7 +228,7 @@ export const settings: Setting[] = [
     key: 'source',
     flag: 'source',
     env: 'TICKFLOW_SOURCE',
-    help: 'where trades come from: simulator, replay, binance, finnhub, alpaca, polygon, alphavantage',
+    help: 'where trades come from: one of the sources listed by tickflow --help',
     schema: z.string().min(1).default('simulator'),
   },
   {
@@ -180,6 +267,20 @@ export const settings: Setting[] = [
     schema: durationMs.optional(),
   },
   {
+    key: 'maxFuture',
+    flag: 'max-future',
+    env: 'TICKFLOW_MAX_FUTURE',
+    help: 'trades whose event time is more than this ahead of now are dead letters (future_timestamp); the past is always allowed',
+    schema: durationMs.default(3_600_000),
+  },
+  {
+    key: 'maxMessageBytes',
+    flag: 'max-message-bytes',
+    env: 'TICKFLOW_MAX_MESSAGE_BYTES',
+    help: "messages larger than this are dead letters (oversized); default: the topic's max.message.bytes",
+    schema: positiveInt.optional(),
+  },
+  {
     key: 'allowedLateness',
     flag: 'allowed-lateness',
     env: 'TICKFLOW_ALLOWED_LATENESS',
@@ -192,6 +293,18 @@ export const settings: Setting[] = [
     env: 'TICKFLOW_BARS_TIMEZONE',
     help: 'time zone daily bars start at midnight in (e.g. America/New_York); set once per database',
     schema: z.string().refine(isTimeZone, 'unknown time zone').optional(),
+  },
+  {
+    key: 'alertWebhookTimeout',
+    env: 'TICKFLOW_ALERT_WEBHOOK_TIMEOUT',
+    help: 'how long one alert webhook request may take before it counts as failed and is retried',
+    schema: durationMs.default(5000),
+  },
+  {
+    key: 'alertWebhookMaxBackoff',
+    env: 'TICKFLOW_ALERT_WEBHOOK_MAX_BACKOFF',
+    help: 'the longest wait between two attempts of an alert webhook (the wait doubles from 500ms up to it)',
+    schema: durationMs.default(60_000),
   },
   {
     key: 'dlqTopic',
@@ -220,112 +333,33 @@ export const settings: Setting[] = [
     help: 'replay: 1 = real time, 0 = as fast as possible, N = N times real time',
     schema: nonNegativeNumber.default(0),
   },
-  {
-    key: 'binanceWsUrl',
-    env: 'BINANCE_WS_URL',
-    help: "Binance WebSocket base URL (default: the provider's documented URL)",
-    schema: url.optional(),
-  },
-  {
-    key: 'finnhubWsUrl',
-    env: 'FINNHUB_WS_URL',
-    help: "Finnhub WebSocket base URL (default: the provider's documented URL)",
-    schema: url.optional(),
-  },
-  {
-    key: 'alpacaWsUrl',
-    env: 'ALPACA_WS_URL',
-    help: "Alpaca stock stream base URL (…/v2) (default: the provider's documented URL)",
-    schema: url.optional(),
-  },
-  {
-    key: 'polygonWsUrl',
-    env: 'POLYGON_WS_URL',
-    help: "Polygon stocks WebSocket URL (default: the provider's documented URL)",
-    schema: url.optional(),
-  },
-  {
-    key: 'alphavantageUrl',
-    env: 'ALPHAVANTAGE_URL',
-    help: "Alpha Vantage REST query URL (default: the provider's documented URL)",
-    schema: url.optional(),
-  },
-  {
-    key: 'alpacaFeed',
-    env: 'ALPACA_FEED',
-    help: 'Alpaca feed: iex (free) or sip',
-    schema: z.enum(['iex', 'sip']).default('iex'),
-  },
-  {
-    key: 'finnhubApiKey',
-    env: 'FINNHUB_API_KEY',
-    secret: true,
-    help: 'Finnhub API key',
-    schema: z.string().min(1).optional(),
-  },
-  {
-    key: 'alpacaKeyId',
-    env: 'ALPACA_KEY_ID',
-    secret: true,
-    help: 'Alpaca key id',
-    schema: z.string().min(1).optional(),
-  },
-  {
-    key: 'alpacaSecretKey',
-    env: 'ALPACA_SECRET_KEY',
-    secret: true,
-    help: 'Alpaca secret key',
-    schema: z.string().min(1).optional(),
-  },
-  {
-    key: 'polygonApiKey',
-    env: 'POLYGON_API_KEY',
-    secret: true,
-    help: 'Polygon API key',
-    schema: z.string().min(1).optional(),
-  },
-  {
-    key: 'alphavantageApiKey',
-    env: 'ALPHAVANTAGE_API_KEY',
-    secret: true,
-    help: 'Alpha Vantage API key',
-    schema: z.string().min(1).optional(),
-  },
-]
+  retained(
+    'retainTicks',
+    'TICKFLOW_RETAIN_TICKS',
+    'ticks and the alert firings of their trades, by event time',
+  ),
+  retained(
+    'retainTradeIds',
+    'TICKFLOW_RETAIN_TRADE_IDS',
+    'trade ids (the dedupe window; never longer than ticks)',
+  ),
+  retained('retainDeadLetters', 'TICKFLOW_RETAIN_DEAD_LETTERS', 'dead letters, by time received'),
+  retained('retainBars1s', 'TICKFLOW_RETAIN_BARS_1S', '1s bars'),
+  retained('retainBars1m', 'TICKFLOW_RETAIN_BARS_1M', '1m bars'),
+  retained('retainBars5m', 'TICKFLOW_RETAIN_BARS_5M', '5m bars'),
+  retained('retainBars1h', 'TICKFLOW_RETAIN_BARS_1H', '1h bars'),
+  retained('retainBars1d', 'TICKFLOW_RETAIN_BARS_1D', '1d bars'),
+] as const satisfies readonly Setting[]
 
-export interface Config {
-  kafkaBrokers?: string[]
-  kafkaTopic: string
-  kafkaPartitions: number
-  kafkaGroupId: string
-  kafkaReplication?: number
-  databaseUrl?: string
-  dataDir: string
-  httpPort: number
-  httpHost: string
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  logFile?: string
-  source: string
-  symbols: string[]
-  rate: number
-  count?: number
-  duration?: number
-  seed?: number
-  speed: number
-  start?: number
-  maxSkew?: number
-  dlqTopic: string
-  allowedLateness: number
-  barsTimezone?: string
-  finnhubApiKey?: string
-  binanceWsUrl?: string
-  finnhubWsUrl?: string
-  alpacaWsUrl?: string
-  polygonWsUrl?: string
-  alphavantageUrl?: string
-  alpacaFeed: 'iex' | 'sip'
-  alpacaKeyId?: string
-  alpacaSecretKey?: string
-  polygonApiKey?: string
-  alphavantageApiKey?: string
-}
+/** The settings in table order (help, docs, loading). */
+export const settings: readonly Setting[] = table
+
+type Shape = { [S in (typeof table)[number] as S['key']]: S['schema'] }
+
+/**
+ * All settings as one object schema: its output type is `Config`, so a setting's type is written
+ * once, in its schema. (Object.fromEntries loses the per-key types the table has, hence the cast.)
+ */
+export const configSchema = z.object(Object.fromEntries(settings.map((s) => [s.key, s.schema])) as Shape)
+
+export type Config = z.output<typeof configSchema>

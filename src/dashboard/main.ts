@@ -1,148 +1,87 @@
-// The live dashboard: candlesticks with volume for a symbol and interval (history from
-// /api/v1/bars, live from the WebSocket), a ticker table, and a pipeline health panel from /metrics.
-// Prices stay decimal strings everywhere except where the chart needs numbers to plot.
-import { CandlestickSeries, HistogramSeries, createChart, type UTCTimestamp } from 'lightweight-charts'
-import { parseMetrics, quantile, sum, type Samples } from './metrics.ts'
-
-interface Bar {
-  symbol: string
-  interval: string
-  bucket: string
-  open: string
-  high: string
-  low: string
-  close: string
-  volume: string
-  trades: string
-  final?: boolean
-}
-interface Trade {
-  symbol: string
-  ts: string
-  price: string
-  size: string
-}
-interface Ticker {
-  symbol: string
-  last: string
-  reference?: string
-  volume: number
-}
+// The dashboard: the price chart of a symbol and interval (history by keyset pages, live bars from
+// the WebSocket), a searchable symbol picker, a paged ticker table, pipeline health, dead letters
+// and alerts (rules created and deleted here, firings live from the WebSocket).
+// The symbol, interval, visible range and indicators live in the URL, so a reload or a shared link
+// shows the same view; an empty store shows what to run to get data.
+import { getJson, type Bar } from './api.ts'
+import { PriceChart, type ChartState } from './chart.ts'
+import { refreshDeadLetters, refreshHealth, symbolPicker, Tickers } from './panels.ts'
+import { backoffDelay } from '../util/backoff.ts'
+import { IndicatorLayer, PRESETS, type IndicatorState } from './indicators.ts'
+import { AlertsPanel, type AlertsState, type Firing } from './alerts.ts'
+import { SparkCompare, type CompareState } from './compare.ts'
 
 const INTERVALS = ['1s', '1m', '5m', '1h', '1d']
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
-const state = {
+
+const state: ChartState & {
+  updates: number
+  empty: boolean
+  ready: boolean
+  error: string
+  visibleFrom: number
+  visibleTo: number
+  indicators?: IndicatorState
+  alerts?: AlertsState
+  compare?: CompareState
+} = {
   symbol: '',
-  interval: '1s',
+  interval: '',
   candles: 0,
+  first: '',
+  last: '',
+  reachedStart: false,
   lastClose: '',
   lastVolume: '',
+  loading: false,
   updates: 0,
-  tickers: new Map<string, Ticker>(),
+  empty: false,
+  ready: false,
+  error: '',
+  visibleFrom: 0,
+  visibleTo: 0,
 }
-// Exposed for the browser test and for the curious.
+// Exposed for the browser tests and for the curious.
 ;(window as unknown as { __tickflow: typeof state }).__tickflow = state
 
-const chart = createChart($('chart'), {
-  layout: { background: { color: '#161b22' }, textColor: '#8b949e' },
-  grid: { vertLines: { color: '#21262d' }, horzLines: { color: '#21262d' } },
-  timeScale: {
-    timeVisible: true,
-    secondsVisible: true,
-    borderColor: '#30363d',
-    barSpacing: 12,
-    rightOffset: 4,
-  },
-  rightPriceScale: { borderColor: '#30363d' },
-  autoSize: true,
-})
-const candles = chart.addSeries(CandlestickSeries, {
-  upColor: '#26a69a',
-  downColor: '#ef5350',
-  borderVisible: false,
-  wickUpColor: '#26a69a',
-  wickDownColor: '#ef5350',
-})
-const volume = chart.addSeries(HistogramSeries, { priceScaleId: 'volume', priceFormat: { type: 'volume' } })
-chart.priceScale('volume').applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } })
-
-const time = (iso: string): UTCTimestamp => (Date.parse(iso) / 1000) as UTCTimestamp
-
-// The bars on screen by bucket time: a late trade can update an older bar, which the chart only
-// accepts through setData (update() takes the last bar or a newer one).
-let shown = new Map<number, Bar>()
-
-const candle = (b: Bar) => ({
-  time: time(b.bucket),
-  open: Number(b.open),
-  high: Number(b.high),
-  low: Number(b.low),
-  close: Number(b.close),
-})
-const volumeBar = (b: Bar) => ({
-  time: time(b.bucket),
-  value: Number(b.volume),
-  color: Number(b.close) >= Number(b.open) ? '#26a69a66' : '#ef535066',
-})
-
-function draw(b: Bar): boolean {
-  const t = time(b.bucket)
-  const last = Math.max(0, ...shown.keys())
-  const isNew = !shown.has(t)
-  shown.set(t, b)
-  if (t >= last) {
-    candles.update(candle(b))
-    volume.update(volumeBar(b))
-    state.lastClose = b.close
-    state.lastVolume = b.volume
-    $('last').textContent = `${b.close}  ·  vol ${b.volume}`
-  } else {
-    const all = [...shown.values()].sort((x, y) => time(x.bucket) - time(y.bucket))
-    candles.setData(all.map(candle))
-    volume.setData(all.map(volumeBar))
-  }
-  return isNew
+function showError(err: unknown): void {
+  state.error = err instanceof Error ? err.message : String(err)
+  $('status').textContent = state.error
+  $('status').className = 'status error'
 }
 
-async function loadHistory(): Promise<void> {
-  const res = await fetch(
-    `/api/v1/bars?symbol=${encodeURIComponent(state.symbol)}&interval=${state.interval}&limit=5000&from=${new Date(Date.now() - 86_400_000 * (state.interval === '1d' ? 3650 : 2)).toISOString()}`,
-  )
-  const { data } = (await res.json()) as { data: Bar[] }
-  shown = new Map(data.map((b) => [time(b.bucket), b]))
-  candles.setData(data.map(candle))
-  volume.setData(data.map(volumeBar))
-  state.candles = data.length
-  const last = data.at(-1)
-  if (last) {
-    state.lastClose = last.close
-    state.lastVolume = last.volume
-    $('last').textContent = `${last.close}  ·  vol ${last.volume}`
-  }
-  $('title').textContent = `${state.symbol} · ${state.interval}`
-  chart.timeScale().scrollToRealTime()
+const iso = (seconds: number): string =>
+  new Date(Math.round(seconds) * 1000).toISOString().replace('.000Z', 'Z')
+
+let urlTimer: ReturnType<typeof setTimeout> | undefined
+let shown: { from?: number; to?: number } = {}
+function saveUrl(from?: number, to?: number): void {
+  shown = { from, to }
+  clearTimeout(urlTimer)
+  urlTimer = setTimeout(() => {
+    const q = new URLSearchParams({ symbol: state.symbol, interval: state.interval })
+    if (from !== undefined && to !== undefined) {
+      q.set('from', iso(from))
+      q.set('to', iso(to))
+    }
+    if (state.indicators && state.indicators.on.length > 0) q.set('ind', state.indicators.on.join(','))
+    if (state.compare?.on) q.set('compare', 'spark')
+    history.replaceState(null, '', `?${q.toString()}`)
+  }, 300)
 }
 
-function renderTickers(): void {
-  const rows = [...state.tickers.values()].sort((a, b) => a.symbol.localeCompare(b.symbol))
-  $('tickers').querySelector('tbody')!.innerHTML = rows
-    .map((t) => {
-      const ref = t.reference ? Number(t.reference) : undefined
-      const change = ref ? ((Number(t.last) - ref) / ref) * 100 : 0
-      const cls = change > 0 ? 'up' : change < 0 ? 'down' : ''
-      return `<tr data-symbol="${t.symbol}"><td>${t.symbol}</td><td>${t.last}</td><td class="${cls}">${change >= 0 ? '+' : ''}${change.toFixed(2)}%</td><td>${Math.round(t.volume).toLocaleString('en')}</td></tr>`
-    })
-    .join('')
+async function open(chart: PriceChart, symbol: string, interval: string, around?: number): Promise<void> {
+  Object.assign(state, { visibleFrom: 0, visibleTo: 0 })
+  await chart.open(symbol, interval, around)
+  $('title').textContent = `${symbol} · ${interval}`
+  for (const b of $('intervals').querySelectorAll('button'))
+    b.classList.toggle('active', b.dataset.interval === interval)
+  $('chart-empty').hidden = state.candles > 0
+  $('chart-empty').textContent = `No ${interval} bars for ${symbol}: try another interval.`
+  saveUrl()
 }
 
-function onTrade(t: Trade): void {
-  const k = state.tickers.get(t.symbol) ?? { symbol: t.symbol, last: t.price, reference: t.price, volume: 0 }
-  k.last = t.price
-  k.volume += Number(t.size)
-  state.tickers.set(t.symbol, k)
-}
-
-function connect(attempt = 0): void {
+function connect(chart: PriceChart, tickers: Tickers, alerts: AlertsPanel, attempt = 0): void {
   const ws = new WebSocket(
     `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream`,
   )
@@ -152,90 +91,156 @@ function connect(attempt = 0): void {
     $('status').className = 'status live'
   }
   ws.onmessage = (ev: MessageEvent<string>) => {
-    const msg = JSON.parse(ev.data) as { type: string; data: Bar & Trade }
-    if (msg.type === 'trade') onTrade(msg.data)
-    else if (msg.type === 'bar' && msg.data.symbol === state.symbol && msg.data.interval === state.interval) {
-      if (draw(msg.data)) state.candles++
-      state.updates++
-    }
+    const msg = JSON.parse(ev.data) as { type: string; data: Bar & { price: string; size: string } }
+    if (msg.type === 'trade') tickers.trade(msg.data.symbol, msg.data.price, msg.data.size)
+    else if (msg.type === 'bar' && chart.live(msg.data)) state.updates++
+    else if (msg.type === 'alert') alerts.fired(msg.data as unknown as Firing)
   }
   ws.onclose = () => {
     $('status').textContent = 'reconnecting…'
     $('status').className = 'status'
-    setTimeout(() => connect(attempt + 1), Math.min(10_000, 500 * 2 ** attempt))
+    setTimeout(
+      () => connect(chart, tickers, alerts, attempt + 1),
+      backoffDelay({ initialMs: 500, maxMs: 10_000, jitter: 'none' }, attempt),
+    )
   }
 }
 
-let previous: { at: number; samples: Samples } | undefined
-async function refreshHealth(): Promise<void> {
-  const samples = parseMetrics(await (await fetch('/metrics')).text())
-  const now = Date.now()
-  const rate = (name: string): string => {
-    if (!previous) return '…'
-    return `${Math.round((sum(samples, name) - sum(previous.samples, name)) / ((now - previous.at) / 1000)).toLocaleString('en')}/s`
+function panels(): void {
+  const health = (): void => void refreshHealth().catch(showError)
+  const dead = (): void => void refreshDeadLetters().catch(showError)
+  health()
+  dead()
+  setInterval(health, 2000)
+  setInterval(dead, 5000)
+}
+
+/** The "vs Spark" button: Spark's bars over the chart's, compared; returns the redraw to call on new data. */
+function compareToggle(chart: PriceChart, on: boolean): () => void {
+  const compare = new SparkCompare(chart.chart, $('compare-result'))
+  compare.onError = showError
+  state.compare = compare.state
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const redraw = (): void => {
+    clearTimeout(timer)
+    if (!compare.state.on) return
+    compare.state.loading = true
+    timer = setTimeout(
+      () => void compare.load(state.symbol, state.interval, chart.held()).catch(showError),
+      150,
+    )
   }
-  const p50 = quantile(samples, 'tickflow_end_to_end_latency_seconds', 0.5)
-  const p99 = quantile(samples, 'tickflow_end_to_end_latency_seconds', 0.99)
-  const rows: [string, string, string][] = [
-    ['ingest rate', rate('tickflow_ticks_ingested_total'), 'ingest'],
-    ['persist rate', rate('tickflow_ticks_persisted_total'), 'persist'],
-    ['consumer lag', `${sum(samples, 'tickflow_consumer_lag').toLocaleString('en')} msgs`, 'lag'],
-    ['dead letters', sum(samples, 'tickflow_dead_letters_total').toLocaleString('en'), 'dead'],
-    ['latency p50 / p99', p50 === undefined ? '—' : `≤ ${p50 * 1000} / ≤ ${(p99 ?? 0) * 1000} ms`, 'latency'],
-    ['trades stored', sum(samples, 'tickflow_ticks_persisted_total').toLocaleString('en'), 'stored'],
-  ]
-  $('health').innerHTML = rows.map(([k, v, id]) => `<dt>${k}</dt><dd data-metric="${id}">${v}</dd>`).join('')
-  previous = { at: now, samples }
+  const set = (value: boolean): void => {
+    compare.set(value)
+    $('compare').classList.toggle('active', value)
+    $('compare').setAttribute('aria-pressed', String(value))
+    redraw()
+  }
+  set(on)
+  $('compare').onclick = () => {
+    set(!compare.state.on)
+    saveUrl(shown.from, shown.to)
+  }
+  return redraw
 }
 
 async function start(): Promise<void> {
-  const { data } = (await (await fetch('/api/v1/symbols')).json()) as {
-    data: { symbol: string; lastPrice: string }[]
+  const params = new URLSearchParams(location.search)
+  const { data } = await getJson<{ data: { symbol: string; lastPrice: string }[] }>('/api/v1/symbols')
+  panels()
+  if (data.length === 0) {
+    state.empty = true
+    document.body.classList.add('no-data')
+    $('empty').hidden = false
+    $('workspace').hidden = true
+    $('status').textContent = 'no data'
+    state.ready = true
+    return
   }
-  const picker = $<HTMLSelectElement>('symbol')
-  picker.innerHTML = data.map((s) => `<option>${s.symbol}</option>`).join('')
-  state.symbol = new URLSearchParams(location.search).get('symbol') ?? data[0]?.symbol ?? ''
-  picker.value = state.symbol
-  picker.onchange = () => {
-    state.symbol = picker.value
-    void loadHistory()
+  const chart = new PriceChart($('chart'), $('legend'), state)
+  chart.onError = showError
+  chart.onRange = (from, to) => {
+    Object.assign(state, { visibleFrom: from, visibleTo: to })
+    saveUrl(from, to)
   }
-  $('intervals').innerHTML = INTERVALS.map(
-    (i) => `<button data-interval="${i}" class="${i === state.interval ? 'active' : ''}">${i}</button>`,
-  ).join('')
+  const layer = new IndicatorLayer(chart.chart)
+  layer.onError = showError
+  state.indicators = layer.state
+  layer.set(params.get('ind')?.split(/,(?![^(]*\))/) ?? [])
+  let dataTimer: ReturnType<typeof setTimeout> | undefined
+  const redrawIndicators = (): void => {
+    clearTimeout(dataTimer)
+    layer.state.loading = true
+    dataTimer = setTimeout(() => {
+      if (state.first && state.last)
+        void layer.load(state.symbol, state.interval, state.first, state.last).catch(showError)
+      else layer.state.loading = false
+    }, 150)
+  }
+  const redrawCompare = compareToggle(chart, params.get('compare') === 'spark')
+  chart.onData = () => {
+    redrawIndicators()
+    redrawCompare()
+  }
+  const renderToolbar = (): void => {
+    const labels = [...new Set([...PRESETS, ...layer.state.on])]
+    $('indicators').innerHTML = labels
+      .map(
+        (l) => `<button data-ind="${l}" class="${layer.state.on.includes(l) ? 'active' : ''}">${l}</button>`,
+      )
+      .join('')
+  }
+  renderToolbar()
+  $('indicators').onclick = (ev) => {
+    const l = (ev.target as HTMLElement).dataset.ind
+    if (!l) return
+    layer.toggle(l)
+    renderToolbar()
+    redrawIndicators()
+    saveUrl(shown.from, shown.to)
+  }
+  const names = data.map((s) => s.symbol)
+  const wanted = params.get('symbol')?.toUpperCase() ?? ''
+  const symbol = names.includes(wanted) ? wanted : names[0]!
+  const choose = (s: string, i = state.interval): void => void open(chart, s, i).catch(showError)
+  const picker = symbolPicker(names, (s) => choose(s))
+  picker.set(symbol)
+  const tickers = new Tickers(data, (s) => {
+    picker.set(s)
+    choose(s)
+  })
+  $('intervals').innerHTML = INTERVALS.map((i) => `<button data-interval="${i}">${i}</button>`).join('')
   $('intervals').onclick = (ev) => {
     const i = (ev.target as HTMLElement).dataset.interval
-    if (!i) return
-    state.interval = i
-    for (const b of $('intervals').querySelectorAll('button'))
-      b.classList.toggle('active', b.dataset.interval === i)
-    void loadHistory()
+    if (i) choose(state.symbol, i)
   }
-  $('tickers').onclick = (ev) => {
-    const s = (ev.target as HTMLElement).closest('tr')?.dataset.symbol
-    if (s) {
-      state.symbol = s
-      picker.value = s
-      void loadHistory()
-    }
+  $<HTMLFormElement>('jump').onsubmit = (ev) => {
+    ev.preventDefault()
+    const day = Date.parse($<HTMLInputElement>('jump-date').value)
+    if (Number.isFinite(day))
+      void open(chart, state.symbol, state.interval, day / 1000 + 43_200).catch(showError)
   }
-  if (data.length > 0) {
-    const quotes = (await (
-      await fetch(`/api/v1/quotes/latest?symbols=${data.map((s) => s.symbol).join(',')}`)
-    ).json()) as { data: { symbol: string; price: string; prevClose: string | null }[] }
-    for (const q of quotes.data)
-      state.tickers.set(q.symbol, {
-        symbol: q.symbol,
-        last: q.price,
-        reference: q.prevClose ?? q.price,
-        volume: 0,
-      })
+  const from = Date.parse(params.get('from') ?? '') / 1000
+  const to = Date.parse(params.get('to') ?? '') / 1000
+  const interval = params.get('interval') ?? ''
+  if (INTERVALS.includes(interval) && Number.isFinite(from) && Number.isFinite(to)) {
+    await open(chart, symbol, interval, (from + to) / 2)
+    chart.show(from, to)
+  } else if (INTERVALS.includes(interval)) await open(chart, symbol, interval)
+  else {
+    // No interval asked for: minute bars, or daily ones for a symbol that has only those.
+    await open(chart, symbol, '1m')
+    if (state.candles === 0) await open(chart, symbol, '1d')
   }
-  await loadHistory()
-  connect()
-  setInterval(renderTickers, 500)
-  setInterval(() => void refreshHealth(), 2000)
-  void refreshHealth()
+  await tickers.go(Math.floor(names.indexOf(symbol) / Tickers.PAGE))
+  setInterval(() => tickers.render(), 1000)
+  const alerts = new AlertsPanel()
+  alerts.onError = showError
+  state.alerts = alerts.state
+  // connected first: a firing stored while the stored ones are read is streamed, not lost
+  connect(chart, tickers, alerts)
+  await alerts.load()
+  state.ready = true
 }
 
-void start()
+start().catch(showError)

@@ -11,6 +11,7 @@ export interface Metrics {
   duplicatesSkipped: Counter
   deadLetters: Counter<'reason'>
   lateTrades: Counter<'interval'>
+  unmappedConditions: Counter<'source' | 'condition'>
   consumerLag: Gauge<'topic' | 'partition'>
   consumerLagSeconds: Gauge
   endToEndLatency: Histogram
@@ -20,6 +21,20 @@ export interface Metrics {
   feedLastTickAge: Gauge<'source'>
   sourceReconnects: Counter<'source'>
   feedLastTickAt: Map<string, number>
+  alertFirings: Counter<'kind'>
+  webhookDeliveries: Counter<'result'>
+  webhookRetries: Counter
+  webhookDeliverySeconds: Histogram
+  webhookOutboxPending: Gauge
+  webhookOutboxOldestSeconds: Gauge
+  /** Reads the webhook outbox when scraped; set by the process that delivers webhooks. */
+  webhookOutbox: { probe?: () => Promise<OutboxState> }
+}
+
+/** The undelivered webhook rows and the age of the oldest one (0 when none). */
+export interface OutboxState {
+  pending: number
+  oldestSeconds: number
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -27,9 +42,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry })
   const feedLastTickAt = new Map<string, number>()
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+  const webhookOutbox: Metrics['webhookOutbox'] = {}
+  // The database down: the gauges keep their last values (a scrape never fails for it).
+  const readOutbox = (): Promise<OutboxState | undefined> =>
+    (webhookOutbox.probe?.() ?? Promise.resolve(undefined)).catch(() => undefined)
   return {
     registry,
     feedLastTickAt,
+    webhookOutbox,
     ticksIngested: new Counter({
       name: 'tickflow_ticks_ingested_total',
       help: 'Trades received from a source',
@@ -61,6 +81,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'tickflow_late_trades_total',
       help: 'Trades that arrived after their bar was pushed as final',
       labelNames: ['interval'],
+      registers: [registry],
+    }),
+    unmappedConditions: new Counter({
+      name: 'tickflow_unmapped_conditions_total',
+      help: 'Stored US-equity trades with a sale condition the rule table does not map (counted in every bar field)',
+      labelNames: ['source', 'condition'],
       registers: [registry],
     }),
     consumerLag: new Gauge({
@@ -112,6 +138,53 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Reconnections of a provider stream',
       labelNames: ['source'],
       registers: [registry],
+    }),
+    ...alertMetrics(registry, readOutbox),
+  }
+}
+
+function alertMetrics(registry: Registry, readOutbox: () => Promise<OutboxState | undefined>) {
+  return {
+    alertFirings: new Counter({
+      name: 'tickflow_alert_firings_total',
+      help: 'Alert firings stored (each once, with the batch that caused it), by rule kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'tickflow_alert_webhook_deliveries_total',
+      help: 'Webhook posts of alert firings by result: success (2xx) or failure (other status, error, timeout)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    webhookRetries: new Counter({
+      name: 'tickflow_alert_webhook_retries_total',
+      help: 'Webhook posts that were not the first attempt of their firing',
+      registers: [registry],
+    }),
+    webhookDeliverySeconds: new Histogram({
+      name: 'tickflow_alert_webhook_delivery_seconds',
+      help: 'Firing stored to its webhook answered 2xx, retries included',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    webhookOutboxPending: new Gauge({
+      name: 'tickflow_alert_webhook_outbox_pending',
+      help: 'Webhook deliveries not yet answered 2xx (the whole outbox, as read by this process)',
+      registers: [registry],
+      async collect() {
+        const s = await readOutbox()
+        if (s) this.set(s.pending)
+      },
+    }),
+    webhookOutboxOldestSeconds: new Gauge({
+      name: 'tickflow_alert_webhook_outbox_oldest_seconds',
+      help: 'Age of the oldest webhook delivery not yet answered 2xx (0 when none)',
+      registers: [registry],
+      async collect() {
+        const s = await readOutbox()
+        if (s) this.set(s.oldestSeconds)
+      },
     }),
   }
 }

@@ -2,8 +2,7 @@
 // whose end is at or before its symbol's watermark is final: it is pushed live as final once, and
 // a trade that still arrives for it is late (counted per interval; it still updates the stored bar,
 // so the bars invariant holds). Pure: no I/O, state is the watermark map.
-import type { Bar, Interval } from '../store/bars.ts'
-import type { Tick } from './validate.ts'
+import type { Bar, Interval, Tick } from '../domain/types.ts'
 
 const FIXED: Record<Exclude<Interval, '1d'>, number> = {
   '1s': 1000,

@@ -1,15 +1,25 @@
-// The processor: consumes trade events in batches, validates them, and stores each batch (ticks,
-// dead letters, offsets) in one PostgreSQL transaction. A failed transaction is retried with
-// backoff while the batch stays in hand, so a slow or restarting database pauses consumption
-// (bounded read-ahead in the bus) instead of buffering without bound or losing the batch.
+// The processor: consumes trade events in batches, validates them, turns each batch into a write
+// plan (ticks, bar deltas, dead letters, offsets) and has the store persist it in one PostgreSQL
+// transaction. A transient failure is retried with backoff while the batch stays in hand, so a slow
+// or restarting database pauses consumption (bounded read-ahead in the bus) instead of buffering
+// without bound or losing the batch. A failure caused by the batch's content is bisected down to
+// the message causing it, which is dead-lettered (reason unstorable); the rest is stored.
 import type { Logger } from 'pino'
 import type { Bus, BusMessage, BusProducer } from '../bus/types.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { TickStore, type BatchItem, type BatchResult } from '../store/ticks.ts'
-import { INTERVALS } from '../store/bars.ts'
+import type { TickStore, BatchResult } from '../store/ticks.ts'
+import { INTERVALS, type BatchItem, type DeadLetter, type Tick } from '../domain/types.ts'
 import { Watermarks, type BarUpdate } from './lateness.ts'
-import { classify, type DeadLetter, type ValidationOptions } from './validate.ts'
+import { classify, type ValidationOptions } from './validate.ts'
+import { uniqueOffsets, writeBatch } from './plan.ts'
+import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, deadLetterRequests } from './dead-letters.ts'
+import { StepError, failedStep, isContentFailure } from './failures.ts'
 import { errorMessage } from '../errors.ts'
+import { AvroTradeDecoder, isAvroFramed } from '../bus/wire.ts'
+import type { SchemaRegistry } from '../bus/registry.ts'
+import { backoffDelay } from '../util/backoff.ts'
+import { withTimeout } from '../util/timeout.ts'
+import { unmappedConditions } from '../domain/conditions.ts'
 
 export interface ProcessorOptions {
   bus: Bus
@@ -18,6 +28,7 @@ export interface ProcessorOptions {
   groupId: string
   log: Logger
   metrics: Metrics
+  /** maxMessageBytes undefined = the topic's max.message.bytes (none on the in-process bus). */
   validation?: ValidationOptions
   /** Dead letters are also produced here (original bytes, reason in headers); undefined = table only. */
   dlqTopic?: string
@@ -26,6 +37,8 @@ export interface ProcessorOptions {
   allowedLatenessMs?: number
   /** Called after each committed batch with its bar updates marked final or not (the live API tail). */
   onCommitted?: (result: BatchResult, bars: BarUpdate[]) => void
+  /** Where Avro-framed messages find their writer schemas; without it they are dead letters. */
+  registry?: SchemaRegistry
 }
 
 export interface Processor {
@@ -39,29 +52,52 @@ export function startProcessor(o: ProcessorOptions): Processor {
   const dlq: BusProducer | undefined = o.dlqTopic ? o.bus.producer() : undefined
   let closing = false
   const lastStoredTimestamp = new Map<number, number>()
+  const unmappedSeen = new Set<string>()
   let watermarks: Watermarks | undefined
+  const avro = new AvroTradeDecoder(o.registry)
+  let limits: Promise<{ validation: ValidationOptions; dlqBytes: number }> | undefined
+
+  async function readLimits(): Promise<{ validation: ValidationOptions; dlqBytes: number }> {
+    const validation = { ...o.validation }
+    validation.maxMessageBytes ??= await o.bus.maxMessageBytes(o.topic)
+    const dlqBytes = o.dlqTopic ? await o.bus.maxMessageBytes(o.dlqTopic) : undefined
+    return { validation, dlqBytes: dlqBytes ?? KAFKA_DEFAULT_MAX_MESSAGE_BYTES }
+  }
 
   async function handle(batch: BusMessage[]): Promise<void> {
-    const items: BatchItem[] = batch.map((m) => {
-      const c = classify(m, o.validation)
-      return c.ok
-        ? { topic: m.topic, partition: m.partition, offset: m.offset, tick: c.tick }
-        : { topic: m.topic, partition: m.partition, offset: m.offset, dead: c.dead }
-    })
-    const started = performance.now()
-    // Dead letters (invalid and duplicate) go to the DLQ topic inside the transaction, before it
-    // commits: at least once into the topic (a crash after publishing re-publishes), exactly once
-    // into the dead_letters table.
-    const result = await withRetry('database write', () =>
-      o.store.writeBatch(o.groupId, items, dlq ? publishDead : undefined),
+    const { validation } = await (limits ??= readLimits().catch((err: unknown) => {
+      limits = undefined
+      throw err
+    }))
+    // Writer schemas of new ids come from the registry; while it is unreachable the batch stays in
+    // hand and is retried, like a database outage.
+    const framed = batch.filter((m) => isAvroFramed(m.value)).map((m) => m.value)
+    if (framed.length > 0)
+      await withRetry(() =>
+        avro.prepare(framed).catch((err: unknown) => {
+          throw new StepError('schema registry lookup', err)
+        }),
+      )
+    const withAvro = { ...validation, avro }
+    const items: BatchItem[] = uniqueOffsets(
+      batch.map((m) => {
+        const c = classify(m, withAvro)
+        return c.ok
+          ? { topic: m.topic, partition: m.partition, offset: m.offset, tick: c.tick }
+          : { topic: m.topic, partition: m.partition, offset: m.offset, dead: c.dead }
+      }),
     )
+    const started = performance.now()
+    const result = merge(await write(items))
     const now = Date.now()
     o.metrics.dbWriteSeconds.observe((performance.now() - started) / 1000)
     o.metrics.batchSize.observe(batch.length)
     o.metrics.ticksPersisted.inc(result.stored.length)
     o.metrics.duplicatesSkipped.inc(result.skipped)
     for (const d of result.deadLettered) o.metrics.deadLetters.inc({ reason: d.reason })
+    for (const f of result.firings ?? []) o.metrics.alertFirings.inc({ kind: f.kind })
     for (const t of result.stored) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
+    countUnmapped(result.stored, o, unmappedSeen)
     for (const m of batch) lastStoredTimestamp.set(m.partition, m.timestamp)
     o.log.debug(
       {
@@ -82,35 +118,62 @@ export function startProcessor(o: ProcessorOptions): Processor {
     o.onCommitted?.(result, watermarks.classify(result.bars))
   }
 
-  async function publishDead(dead: DeadLetter[]): Promise<void> {
-    if (!dlq || !o.dlqTopic) return
-    await dlq.send(
-      o.dlqTopic,
-      dead.map((d) => ({
-        key: d.key,
-        value: d.payload,
-        headers: {
-          reason: d.reason,
-          detail: d.detail.slice(0, 500),
-          'source-topic': d.topic,
-          'source-partition': String(d.partition),
-          'source-offset': String(d.offset),
-        },
-      })),
-    )
+  /**
+   * Writes the items, retrying transient failures. A content failure splits the items in two
+   * (offset order kept, so each half commits its own offsets) until the one message causing it is
+   * found: it becomes a dead letter and everything else is stored.
+   */
+  async function write(items: BatchItem[], publish = true): Promise<BatchResult[]> {
+    try {
+      return [await withRetry(() => writeOnce(items, publish))]
+    } catch (err) {
+      if (closing || !isContentFailure(err)) throw err
+      if (items.length > 1) {
+        const mid = items.length >> 1
+        return [...(await write(items.slice(0, mid), publish)), ...(await write(items.slice(mid), publish))]
+      }
+      const item = items[0]!
+      o.log.warn(
+        { err: errorMessage(err), partition: item.partition, offset: String(item.offset) },
+        `${failedStep(err)} refused one message; it is dead-lettered`,
+      )
+      // A dead letter the DLQ refused even cut to fit is kept in the table only.
+      if (item.dead) {
+        if (!publish) throw err
+        return write([item], false)
+      }
+      return write([{ ...item, tick: undefined, dead: unstorable(item, err) }], publish)
+    }
   }
 
-  async function withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  // Dead letters (invalid and duplicate) go to the DLQ topic inside the transaction, before it
+  // commits: at least once into the topic (a crash after publishing re-publishes), exactly once
+  // into the dead_letters table.
+  const writeOnce = (items: BatchItem[], publish: boolean): Promise<BatchResult> =>
+    writeBatch(o.store, o.groupId, items, dlq && publish ? publishDead : undefined)
+
+  async function publishDead(dead: DeadLetter[]): Promise<void> {
+    if (!dlq || !o.dlqTopic) return
+    const { dlqBytes } = await limits!
+    try {
+      for (const request of deadLetterRequests(dead, dlqBytes)) await dlq.send(o.dlqTopic, request)
+    } catch (err) {
+      throw new StepError(`publishing ${dead.length} dead letters to ${o.dlqTopic}`, err)
+    }
+  }
+
+  async function withRetry<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn()
       } catch (err) {
-        if (closing) throw err
-        if (what === 'database write') o.metrics.dbWriteErrors.inc()
-        const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random() / 2)
+        if (closing || isContentFailure(err)) throw err
+        const step = failedStep(err)
+        if (step === 'database write') o.metrics.dbWriteErrors.inc()
+        const delay = backoffDelay(STEP_RETRY, attempt)
         o.log.warn(
           { err: errorMessage(err), attempt, delayMs: Math.round(delay) },
-          `${what} failed; retrying`,
+          `${step} failed; retrying`,
         )
         await new Promise((r) => setTimeout(r, delay))
       }
@@ -124,7 +187,10 @@ export function startProcessor(o: ProcessorOptions): Processor {
   lagTimer.unref()
 
   async function updateLag(): Promise<void> {
-    const [end, stored] = await Promise.all([o.bus.endOffsets(o.topic), storedOffsetsOf()])
+    const [end, stored] = await Promise.all([
+      o.bus.endOffsets(o.topic),
+      o.store.storedOffsets(o.groupId, o.topic),
+    ])
     let anyLag = false
     for (const [p, e] of end) {
       const lag = e - (stored.get(p) ?? 0n)
@@ -137,24 +203,82 @@ export function startProcessor(o: ProcessorOptions): Processor {
     )
   }
 
-  async function storedOffsetsOf(): Promise<Map<number, bigint>> {
-    const rows = await o.store.db.query<{ partition: number; next_offset: string }>(
-      'select partition, next_offset from consumer_offsets where group_id = $1 and topic = $2',
-      [o.groupId, o.topic],
-    )
-    return new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]))
-  }
-
   const done = consumer.run(handle).finally(() => clearInterval(lagTimer))
   return {
     done,
     async close() {
       closing = true
       clearInterval(lagTimer)
-      await consumer.close()
-      await done.catch(() => {})
-      await dlq?.close()
-      await updateLag().catch(() => {})
+      // The offsets that matter are in PostgreSQL, committed with their rows: a consumer that cannot
+      // close cleanly (a broker gone, a reconnect under way) is left behind after a few seconds
+      // instead of holding the process past its stop deadline. Nothing uncommitted is lost.
+      const closed = Promise.all([consumer.close(), done.catch(() => {})])
+      if (!(await within(closed, CLOSE_MS)))
+        o.log.warn('the Kafka consumer did not close in time; leaving it')
+      await within(dlq?.close() ?? Promise.resolve(), CLOSE_MS / 2)
+      await within(updateLag(), 1000)
     },
   }
+}
+
+const CLOSE_MS = 5000
+/** A failed step is retried after 100 ms doubling to 10 s, equal jitter. */
+const STEP_RETRY = { initialMs: 100, maxMs: 10_000, maxDoublings: 7, jitter: 'equal' } as const
+
+/** Waits for p at most ms; true when it settled (either way) in time. */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = p.then(
+    () => true,
+    () => true,
+  )
+  return withTimeout(settled, ms, () => false)
+}
+
+function unstorable(item: BatchItem, err: unknown): DeadLetter {
+  const t = item.tick!
+  return {
+    reason: 'unstorable',
+    detail: `${failedStep(err)} refused it: ${errorMessage(err)}`.slice(0, 1000),
+    topic: item.topic,
+    partition: item.partition,
+    offset: item.offset,
+    key: t.symbol,
+    payload: t.raw,
+  }
+}
+
+/** One result for a batch written in parts; a bar changed by several parts is reported as last stored. */
+function merge(parts: BatchResult[]): BatchResult {
+  if (parts.length === 1) return parts[0]!
+  const bars = new Map<string, BatchResult['bars'][number]>()
+  for (const p of parts) for (const b of p.bars) bars.set(`${b.symbol}\0${b.interval}\0${b.bucket}`, b)
+  return {
+    stored: parts.flatMap((p) => p.stored),
+    deadLettered: parts.flatMap((p) => p.deadLettered),
+    skipped: parts.reduce((n, p) => n + p.skipped, 0),
+    bars: [...bars.values()],
+    firings: parts.flatMap((p) => p.firings ?? []),
+  }
+}
+
+/**
+ * Counts the stored trades' sale conditions that the rule table does not map (they restrict no bar
+ * field); each (source, condition) is logged once as a warning, so a new code is not silent.
+ */
+export function countUnmapped(
+  stored: Tick[],
+  o: Pick<ProcessorOptions, 'metrics' | 'log'>,
+  seen: Set<string>,
+): void {
+  for (const t of stored)
+    for (const condition of unmappedConditions(t.source, t.conditions)) {
+      o.metrics.unmappedConditions.inc({ source: t.source, condition })
+      const key = `${t.source}\0${condition}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      o.log.warn(
+        { source: t.source, condition },
+        'sale condition not in the rule table: the trade counts in every bar field',
+      )
+    }
 }

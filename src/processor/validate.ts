@@ -3,55 +3,25 @@
 // that labels tickflow_dead_letters_total).
 import { z } from 'zod'
 import type { BusMessage } from '../bus/types.ts'
-
-export type DeadLetterReason =
-  | 'malformed_json'
-  | 'schema'
-  | 'unsupported_version'
-  | 'bad_symbol'
-  | 'bad_price'
-  | 'bad_size'
-  | 'bad_timestamp'
-  | 'timestamp_skew'
-  | 'key_mismatch'
-  | 'duplicate_trade_id'
-  | 'oversized'
-  // daily-bars import only
-  | 'missing_price'
-  | 'inconsistent_bar'
-
-export interface Tick {
-  symbol: string
-  ts: string
-  /** Event time in ms, for bucketing and latency. */
-  tsMs: number
-  price: string
-  size: string
-  source: string
-  tradeId: string | null
-  recvTs: string | null
-  topic: string
-  partition: number
-  offset: bigint
-  /** The original message bytes (kept for a dead letter if the store finds a duplicate). */
-  raw: Buffer
-}
-
-export interface DeadLetter {
-  reason: DeadLetterReason
-  detail: string
-  topic: string
-  partition: number
-  offset: bigint
-  key: string
-  payload: Buffer
-}
+import type { DeadLetter, DeadLetterReason, Tick } from '../domain/types.ts'
+import { formatMicros, parseMicros } from '../domain/time.ts'
+import { UNPARSED_HEADER } from '../domain/trade.ts'
+import { isAvroFramed, schemaIdOf, type Undecodable } from '../bus/wire.ts'
+import { isSymbol } from '../domain/symbol.ts'
 
 export interface ValidationOptions {
   /** Reject trades whose event time is further than this from now (live sources); undefined = off. */
   maxSkewMs?: number
+  /**
+   * Reject trades whose event time is more than this ahead of now (reason future_timestamp);
+   * undefined = off. Past event times are always allowed: replays of history are normal use.
+   */
+  maxFutureMs?: number
   now?: () => number
+  /** Messages larger than this are dead-lettered as `oversized`; undefined = no limit. */
   maxMessageBytes?: number
+  /** Decodes Avro-framed values (Confluent wire format) into the JSON envelope's shape. */
+  avro?: { decode(value: Buffer): Record<string, unknown> | Undecodable }
 }
 
 const wire = z.object({
@@ -62,22 +32,36 @@ const wire = z.object({
   price: z.string(),
   size: z.string(),
   source: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'source must be 1-64 of A-Z a-z 0-9 _ . : -'),
-  // Control characters (NUL above all) cannot be stored in a text column: refuse them here.
-  id: z
-    .string()
-    // eslint-disable-next-line no-control-regex
-    .regex(/^[^\u0000-\u001f\u007f]{1,128}$/, 'id must be 1-128 printable characters')
-    .optional(),
+  id: z.string().optional(),
   recvTs: z.string().optional(),
+  conditions: z
+    .array(
+      z
+        .string()
+        // eslint-disable-next-line no-control-regex
+        .regex(/^[^\u0000-\u001f\u007f]{1,16}$/, 'a condition is 1-16 printable characters'),
+    )
+    .max(32)
+    .optional(),
 })
 
-const SYMBOL = /^[A-Z0-9][A-Z0-9.\-/:]{0,19}$/
 // Up to 12 integer digits: a price of a trillion or more is an error, not a trade.
 const PRICE = /^(0|[1-9]\d{0,11})(\.\d{1,10})?$/
 const SIZE = /^(0|[1-9]\d{0,14})(\.\d{1,12})?$/
-const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/
+// Control characters (NUL above all) cannot be stored in a text column.
+// eslint-disable-next-line no-control-regex
+const ID = /^[^\u0000-\u001f\u007f]{1,128}$/
 
 export type Classified = { ok: true; tick: Tick } | { ok: false; dead: DeadLetter }
+
+/** Why a trade id cannot be stored as given, or undefined when it can. */
+function badTradeId(id: string): string | undefined {
+  // A lone UTF-16 surrogate (JSON allows "\ud800") has no UTF-8 form: encoding would turn every
+  // such id into the same replacement character, and distinct ids would collide.
+  if (!id.isWellFormed()) return 'id holds a lone UTF-16 surrogate (not valid Unicode)'
+  if (!ID.test(id)) return 'id must be 1-128 printable characters'
+  return undefined
+}
 
 export function classify(m: BusMessage, options: ValidationOptions = {}): Classified {
   const dead = (reason: DeadLetterReason, detail: string): Classified => ({
@@ -88,17 +72,30 @@ export function classify(m: BusMessage, options: ValidationOptions = {}): Classi
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
-      key: printable(m.key),
+      key: printable(m.key ?? ''),
       payload: m.value,
     },
   })
   if (options.maxMessageBytes !== undefined && m.value.length > options.maxMessageBytes)
     return dead('oversized', `${m.value.length} bytes > ${options.maxMessageBytes}`)
+  const unparsed = m.headers[UNPARSED_HEADER]
+  if (unparsed !== undefined) return dead('unparsed_record', unparsed)
   let json: unknown
-  try {
-    json = JSON.parse(m.value.toString('utf8'))
-  } catch (err) {
-    return dead('malformed_json', err instanceof Error ? err.message : 'not JSON')
+  if (isAvroFramed(m.value)) {
+    const decoded = options.avro
+      ? options.avro.decode(m.value)
+      : {
+          reason: 'unknown_schema' as const,
+          detail: `schema id ${schemaIdOf(m.value)}, but no schema registry is configured`,
+        }
+    if (isUndecodable(decoded)) return dead(decoded.reason, decoded.detail)
+    json = decoded
+  } else {
+    try {
+      json = JSON.parse(m.value.toString('utf8'))
+    } catch (err) {
+      return dead('malformed_json', err instanceof Error ? err.message : 'not JSON')
+    }
   }
   const parsed = wire.safeParse(json)
   if (!parsed.success) {
@@ -107,36 +104,45 @@ export function classify(m: BusMessage, options: ValidationOptions = {}): Classi
   }
   const t = parsed.data
   if (t.v !== 1) return dead('unsupported_version', `v=${t.v}`)
-  if (!SYMBOL.test(t.symbol)) return dead('bad_symbol', `symbol ${JSON.stringify(t.symbol.slice(0, 40))}`)
-  if (m.key !== '' && m.key !== t.symbol)
+  if (!isSymbol(t.symbol)) return dead('bad_symbol', `symbol ${JSON.stringify(t.symbol.slice(0, 40))}`)
+  // The key decides the partition, so per-symbol order holds only when key = symbol.
+  if (m.key === null) return dead('missing_key', `no message key; expected ${t.symbol}`)
+  if (m.key !== t.symbol)
     return dead('key_mismatch', `key ${JSON.stringify(m.key.slice(0, 40))} ≠ symbol ${t.symbol}`)
   if (!PRICE.test(t.price) || /^0(\.0*)?$/.test(t.price))
     return dead('bad_price', `price ${JSON.stringify(t.price.slice(0, 40))}`)
   if (!SIZE.test(t.size)) return dead('bad_size', `size ${JSON.stringify(t.size.slice(0, 40))}`)
-  const tsMs = parseIso(t.ts)
-  if (tsMs === undefined) return dead('bad_timestamp', `ts ${JSON.stringify(t.ts.slice(0, 40))}`)
-  if (options.maxSkewMs !== undefined) {
-    const now = (options.now ?? Date.now)()
-    if (Math.abs(tsMs - now) > options.maxSkewMs)
-      return dead('timestamp_skew', `ts ${t.ts} is ${Math.round((tsMs - now) / 1000)} s from now`)
+  if (t.id !== undefined) {
+    const why = badTradeId(t.id)
+    if (why) return dead('bad_trade_id', why)
   }
+  const micros = parseMicros(t.ts)
+  if (micros === undefined) return dead('bad_timestamp', `ts ${JSON.stringify(t.ts.slice(0, 40))}`)
+  const tsMs = Math.floor(micros / 1000)
+  const now = (options.now ?? Date.now)()
+  if (options.maxSkewMs !== undefined && Math.abs(tsMs - now) > options.maxSkewMs)
+    return dead('timestamp_skew', `ts ${t.ts} is ${Math.round((tsMs - now) / 1000)} s from now`)
+  if (options.maxFutureMs !== undefined && tsMs - now > options.maxFutureMs)
+    return dead('future_timestamp', `ts ${t.ts} is ${Math.round((tsMs - now) / 1000)} s ahead of now`)
   let recvTs: string | null = null
   if (t.recvTs !== undefined) {
-    if (parseIso(t.recvTs) === undefined)
-      return dead('bad_timestamp', `recvTs ${JSON.stringify(t.recvTs.slice(0, 40))}`)
-    recvTs = t.recvTs
+    const recv = parseMicros(t.recvTs)
+    if (recv === undefined) return dead('bad_timestamp', `recvTs ${JSON.stringify(t.recvTs.slice(0, 40))}`)
+    recvTs = formatMicros(recv)
   }
   return {
     ok: true,
     tick: {
       symbol: t.symbol,
-      ts: t.ts,
+      ts: formatMicros(micros),
+      micros,
       tsMs,
       price: t.price,
       size: t.size,
       source: t.source,
       tradeId: t.id ?? null,
       recvTs,
+      ...(t.conditions && t.conditions.length > 0 ? { conditions: t.conditions } : {}),
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
@@ -145,33 +151,26 @@ export function classify(m: BusMessage, options: ValidationOptions = {}): Classi
   }
 }
 
+function isUndecodable(d: Record<string, unknown> | Undecodable): d is Undecodable {
+  return (d.reason === 'unknown_schema' || d.reason === 'undecodable') && typeof d.detail === 'string'
+}
+
 /** Strict ISO-8601 UTC (`Z`) with a real calendar date, years 1970–2199; ms since the epoch. */
 export function parseIso(s: string): number | undefined {
-  const m = ISO.exec(s)
-  if (!m) return undefined
-  const ms = Date.parse(s.length > 24 ? `${s.slice(0, 23)}Z` : s)
-  if (!Number.isFinite(ms)) return undefined
-  const d = new Date(ms)
-  if (
-    d.getUTCFullYear() !== Number(m[1]) ||
-    d.getUTCMonth() + 1 !== Number(m[2]) ||
-    d.getUTCDate() !== Number(m[3])
-  )
-    return undefined
-  if (Number(m[1]) < 1970 || Number(m[1]) > 2199) return undefined
-  return ms
+  const micros = parseMicros(s)
+  return micros === undefined ? undefined : Math.floor(micros / 1000)
 }
 
 /** Text columns cannot hold NUL; dead letters keep the exact bytes in `payload` anyway. */
 function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\u0000/g, '\uFFFD')
+  return s.replace(/\u0000/g, '\uFFFD').toWellFormed()
 }
 
 export function duplicateOf(t: Tick): DeadLetter {
   return {
     reason: 'duplicate_trade_id',
-    detail: `trade id ${t.tradeId} of source ${t.source} was already stored`,
+    detail: printable(`trade id ${t.tradeId} of source ${t.source} was already stored`),
     topic: t.topic,
     partition: t.partition,
     offset: t.offset,

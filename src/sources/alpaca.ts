@@ -8,22 +8,21 @@
 // (subscription does not cover the feed), 400/410 (a request this adapter should never send) stop
 // the source; 401, 404, 406 (connection limit), 407 (slow client) and 500 reconnect with backoff.
 import { z } from 'zod'
+import { booleanSetting, url } from '../config/schema.ts'
 import { ServiceError } from '../errors.ts'
-import type { Trade } from '../processor/trade.ts'
+import type { Trade } from '../domain/trade.ts'
+import { planOfTape, qualify, rawCodes } from '../domain/conditions.ts'
 import type { Source, SourceDeps } from './types.ts'
+import { decimalString, eventTime } from './convert.ts'
 import {
   RecentKeys,
   authError,
-  decimalString,
-  eventTime,
   newStats,
   reconnectOptions,
-  webSocketFeed,
-  type FeedContext,
-  type FeedProtocol,
   type FeedStats,
   type ProviderAdapter,
-} from './reconnect.ts'
+} from './provider.ts'
+import { webSocketFeed, type FeedContext, type FeedProtocol } from './ws-feed.ts'
 
 export const alpacaOptions = z.object({
   symbols: z.array(z.string().min(1).max(20)).min(1),
@@ -56,6 +55,8 @@ interface AlpacaMessage {
   p?: unknown
   s?: unknown
   t?: unknown
+  c?: unknown
+  z?: unknown
 }
 
 function tradeOf(m: AlpacaMessage, ctx: FeedContext, seen: RecentKeys): void {
@@ -70,7 +71,12 @@ function tradeOf(m: AlpacaMessage, ctx: FeedContext, seen: RecentKeys): void {
     ctx.stats.duplicates++
     return
   }
+  const codes = rawCodes(m.c)
+  if (codes === null) return ctx.malformed('conditions are not a list of codes', JSON.stringify(m))
   const trade: Trade = { v: 1, type: 'trade', symbol: m.S, ts, price, size, source: 'alpaca', id }
+  // `c` holds the SIP's own codes; the tape `z` says whose (A, B: CTA; C: UTP).
+  const plan = planOfTape(m.z)
+  if (codes && codes.length > 0) trade.conditions = codes.map((c) => qualify(c, plan, 'alpaca'))
   ctx.trade(trade)
 }
 
@@ -120,7 +126,44 @@ function protocol(o: AlpacaOptions, seen: RecentKeys): FeedProtocol {
 
 export const alpaca: ProviderAdapter<AlpacaOptions> = {
   name: 'alpaca',
+  summary: 'Alpaca stock trades over WebSocket (key id and secret)',
   options: alpacaOptions,
+  settings: {
+    keyId: {
+      env: 'ALPACA_KEY_ID',
+      secret: true,
+      required: true,
+      help: 'Alpaca key id',
+      schema: z.string().min(1).optional(),
+    },
+    secretKey: {
+      env: 'ALPACA_SECRET_KEY',
+      secret: true,
+      required: true,
+      help: 'Alpaca secret key',
+      schema: z.string().min(1).optional(),
+    },
+    baseUrl: {
+      env: 'ALPACA_WS_URL',
+      help: "Alpaca stock stream base URL (…/v2) (default: the provider's documented URL)",
+      schema: url.optional(),
+    },
+    feed: {
+      env: 'ALPACA_FEED',
+      help: 'Alpaca feed: iex (free) or sip (default iex)',
+      schema: z.enum(['iex', 'sip']).optional(),
+    },
+    quotes: {
+      env: 'ALPACA_QUOTES',
+      help: 'also subscribe to quotes (counted, not stored; default false)',
+      schema: booleanSetting.optional(),
+    },
+    bars: {
+      env: 'ALPACA_BARS',
+      help: "also subscribe to the provider's bars (counted, not stored; default false)",
+      schema: booleanSetting.optional(),
+    },
+  },
   create(o, deps: SourceDeps): Source & { stats: FeedStats } {
     const stats = newStats()
     const seen = new RecentKeys()

@@ -9,19 +9,20 @@
 // that day's regular close, 16:00 New York, or now while that lies in the future. The size is the
 // day volume traded since the previous trade of the same day (0 for the first one seen).
 import { z } from 'zod'
+import { url } from '../config/schema.ts'
 import { ServiceError, errorMessage } from '../errors.ts'
-import { isoMicros, type Trade } from '../processor/trade.ts'
+import { isoMicros, type Trade } from '../domain/trade.ts'
 import type { Source, SourceDeps } from './types.ts'
+import { Backoff } from '../util/backoff.ts'
+import { sleep } from '../util/timeout.ts'
 import {
-  Backoff,
   authError,
   newStats,
   reconnectSchema,
   redact,
-  sleep,
   type FeedStats,
   type ProviderAdapter,
-} from './reconnect.ts'
+} from './provider.ts'
 
 export const alphavantageOptions = z.object({
   symbols: z.array(z.string().min(1).max(20)).min(1),
@@ -189,7 +190,22 @@ async function* poll(o: AlphavantageOptions, deps: SourceDeps, stats: PollStats)
 
 export const alphavantage: ProviderAdapter<AlphavantageOptions, PollStats> = {
   name: 'alphavantage',
+  summary: 'Alpha Vantage quotes by REST polling (API key; the free tier allows 25 requests a day)',
   options: alphavantageOptions,
+  settings: {
+    apiKey: {
+      env: 'ALPHAVANTAGE_API_KEY',
+      secret: true,
+      required: true,
+      help: 'Alpha Vantage API key',
+      schema: z.string().min(1).optional(),
+    },
+    baseUrl: {
+      env: 'ALPHAVANTAGE_URL',
+      help: "Alpha Vantage REST query URL (default: the provider's documented URL)",
+      schema: url.optional(),
+    },
+  },
   create(o, deps: SourceDeps): Source & { stats: PollStats } {
     const stats: PollStats = { ...newStats(), requests: 0, throttled: 0, errors: 0 }
     return { name: 'alphavantage', stats, batches: () => poll(o, deps, stats) }

@@ -6,18 +6,12 @@
 // event time. Spot is the default; USD-M futures is `wss://fstream.binance.com` with the same frames.
 // Binance closes every connection after 24 h: that is one more reconnect.
 import { z } from 'zod'
-import type { Trade } from '../processor/trade.ts'
+import { booleanSetting, url } from '../config/schema.ts'
+import type { Trade } from '../domain/trade.ts'
 import type { Source, SourceDeps } from './types.ts'
-import {
-  decimalString,
-  eventTime,
-  newStats,
-  reconnectOptions,
-  webSocketFeed,
-  type FeedContext,
-  type FeedStats,
-  type ProviderAdapter,
-} from './reconnect.ts'
+import { decimalString, eventTime } from './convert.ts'
+import { newStats, reconnectOptions, type FeedStats, type ProviderAdapter } from './provider.ts'
+import { webSocketFeed, type FeedContext } from './ws-feed.ts'
 
 export const binanceOptions = z.object({
   symbols: z.array(z.string().regex(/^[A-Za-z0-9]{2,20}$/, 'a Binance symbol such as BTCUSDT')).min(1),
@@ -94,7 +88,20 @@ function onFrame(text: string, ctx: FeedContext, lastId: Map<string, bigint>): v
 
 export const binance: ProviderAdapter<BinanceOptions> = {
   name: 'binance',
+  summary: 'Binance public trade streams over WebSocket (no key)',
   options: binanceOptions,
+  settings: {
+    baseUrl: {
+      env: 'BINANCE_WS_URL',
+      help: "Binance WebSocket base URL (default: the provider's documented URL)",
+      schema: url.optional(),
+    },
+    quotes: {
+      env: 'BINANCE_QUOTES',
+      help: 'also subscribe to the best bid/offer streams (counted, not stored; default false)',
+      schema: booleanSetting.optional(),
+    },
+  },
   create(o, deps: SourceDeps): Source & { stats: FeedStats } {
     const stats = newStats()
     const lastId = new Map<string, bigint>()

@@ -6,19 +6,13 @@
 // its free stream is known to go silent with the socket still open, so a watchdog on data frames
 // (pings included, WebSocket-level pongs not) reconnects after `idleTimeoutMs` of silence.
 import { z } from 'zod'
-import type { Trade } from '../processor/trade.ts'
+import { booleanSetting, url } from '../config/schema.ts'
+import type { Trade } from '../domain/trade.ts'
+import { qualify, rawCodes } from '../domain/conditions.ts'
 import type { Source, SourceDeps } from './types.ts'
-import {
-  authError,
-  decimalString,
-  eventTime,
-  newStats,
-  reconnectOptions,
-  webSocketFeed,
-  type FeedContext,
-  type FeedStats,
-  type ProviderAdapter,
-} from './reconnect.ts'
+import { decimalString, eventTime } from './convert.ts'
+import { authError, newStats, reconnectOptions, type FeedStats, type ProviderAdapter } from './provider.ts'
+import { webSocketFeed, type FeedContext } from './ws-feed.ts'
 
 export const finnhubOptions = z.object({
   symbols: z.array(z.string().min(1).max(20)).min(1),
@@ -37,6 +31,7 @@ interface FinnhubTrade {
   s?: unknown
   t?: unknown
   v?: unknown
+  c?: unknown
 }
 
 function onFrame(text: string, ctx: FeedContext, o: FinnhubOptions): void {
@@ -66,14 +61,42 @@ function onFrame(text: string, ctx: FeedContext, o: FinnhubOptions): void {
       ctx.stats.quotes++
       continue
     }
+    const codes = rawCodes(raw.c)
+    if (codes === null) {
+      ctx.malformed('conditions are not a list of codes', JSON.stringify(raw))
+      continue
+    }
     const trade: Trade = { v: 1, type: 'trade', symbol: raw.s, ts, price, size, source: 'finnhub' }
+    // Finnhub numbers conditions its own way, without the SIP code or the tape: kept as
+    // `finnhub:<code>`, outside the rule table.
+    if (codes && codes.length > 0) trade.conditions = codes.map((c) => qualify(c, undefined, 'finnhub'))
     ctx.trade(trade)
   }
 }
 
 export const finnhub: ProviderAdapter<FinnhubOptions> = {
   name: 'finnhub',
+  summary: 'Finnhub real-time trades over WebSocket (API key)',
   options: finnhubOptions,
+  settings: {
+    apiKey: {
+      env: 'FINNHUB_API_KEY',
+      secret: true,
+      required: true,
+      help: 'Finnhub API key',
+      schema: z.string().min(1).optional(),
+    },
+    baseUrl: {
+      env: 'FINNHUB_WS_URL',
+      help: "Finnhub WebSocket base URL (default: the provider's documented URL)",
+      schema: url.optional(),
+    },
+    zeroVolume: {
+      env: 'FINNHUB_ZERO_VOLUME',
+      help: 'keep the zero-volume price updates of FX and crypto as zero-size trades (default false: only counted)',
+      schema: booleanSetting.optional(),
+    },
+  },
   create(o, deps: SourceDeps): Source & { stats: FeedStats } {
     const stats = newStats()
     const base = o.baseUrl.replace(/\/+$/, '')

@@ -2,10 +2,12 @@
 // a bounded number of sends in flight (so a slow broker slows the source instead of filling
 // memory). Resolves when the source ends and every send is acknowledged.
 import type { Logger } from 'pino'
-import type { BusProducer } from '../bus/types.ts'
+import type { BusProducer, OutMessage } from '../bus/types.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import { encodeTrade, type Trade } from '../processor/trade.ts'
+import { UNPARSED_HEADER, encodeTrade, isUnparsed, type Trade, type UnparsedRecord } from '../domain/trade.ts'
+import type { TradeEncoder } from '../bus/wire.ts'
 import type { Source } from './types.ts'
+import { backoffDelay } from '../util/backoff.ts'
 
 export interface PumpOptions {
   source: Source
@@ -16,23 +18,27 @@ export interface PumpOptions {
   maxInFlight?: number
   /** Re-chunk source batches to at most this many messages per send. */
   maxSend?: number
-  onSent?: (trades: Trade[]) => void
+  onSent?: (records: (Trade | UnparsedRecord)[]) => void
   /** Attempts per batch before the pump gives up (default 30, about two minutes of outage). */
   maxSendAttempts?: number
+  /** The wire format (default: the JSON envelope). */
+  encode?: TradeEncoder
 }
 
 export async function pump(o: PumpOptions): Promise<number> {
   const maxInFlight = o.maxInFlight ?? 4
   const maxSend = o.maxSend ?? 2000
+  const encode = o.encode ?? encodeTrade
   const inFlight = new Set<Promise<void>>()
   let failure: unknown
   let sent = 0
-  const send = (trades: Trade[]): Promise<void> => {
+  const send = (trades: (Trade | UnparsedRecord)[]): Promise<void> => {
     const recvTs = new Date().toISOString()
-    const messages = trades.map((t) => ({
-      key: t.symbol,
-      value: encodeTrade(t.recvTs ? t : { ...t, recvTs }),
-    }))
+    const messages = trades.map((t) =>
+      isUnparsed(t)
+        ? { key: t.key, value: t.line, headers: { [UNPARSED_HEADER]: t.reason } }
+        : { key: t.symbol, value: encode(t.recvTs ? t : { ...t, recvTs }) },
+    )
     const p = sendWithRetry(o, messages)
       .then(() => {
         sent += trades.length
@@ -68,7 +74,10 @@ function asError(err: unknown): Error {
  * after writing) can put a batch in the topic twice; the processor stores each (source, trade id)
  * once and dead-letters the repeat, so ticks stay exact.
  */
-async function sendWithRetry(o: PumpOptions, messages: { key: string; value: string }[]): Promise<void> {
+/** As the bus client's own retries: 100 ms doubling to 5 s, full jitter. */
+const SEND_RETRY = { initialMs: 100, maxMs: 5000, maxDoublings: 6, jitter: 'full' } as const
+
+async function sendWithRetry(o: PumpOptions, messages: OutMessage[]): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await o.producer.send(o.topic, messages)
@@ -78,7 +87,7 @@ async function sendWithRetry(o: PumpOptions, messages: { key: string; value: str
         { err: err instanceof Error ? err.message : String(err), attempt },
         'send to the bus failed; retrying',
       )
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(5000, 100 * 2 ** Math.min(attempt, 6))))
+      await new Promise((r) => setTimeout(r, backoffDelay(SEND_RETRY, attempt)))
     }
   }
 }

@@ -2,55 +2,71 @@
 // when the file uses other names), or a recorded Binance WebSocket feed (`<recv ns> <frame JSON>`
 // per line, trade frames only). Gzip is detected from the file's magic bytes. --speed 0 replays as
 // fast as possible, 1 in real time, N at N times real time, pacing on the file's event time.
-import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+// How timestamps and prices are read (zones, units, times of day, integer prices) is in
+// replay-time.ts and replay-fields.ts, and documented with tested examples in docs/replay.md.
+import { trackedReadStream } from '../metrics/file-progress.ts'
 import { createGunzip } from 'node:zlib'
 import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parse } from 'csv-parse/sync'
 import { z } from 'zod'
-import { TickflowError } from '../errors.ts'
-import { isoMicros, type Trade } from '../processor/trade.ts'
+import { TickflowError, errorMessage } from '../errors.ts'
+import { isoMicros, type Trade, type UnparsedRecord } from '../domain/trade.ts'
+import { isDate, isTimeZone, timeReader, tsUnits } from './replay-time.ts'
+import {
+  aliases,
+  parseDivisor,
+  positional,
+  priceReader,
+  readConditions,
+  resolveColumns,
+  ReplayColumnsError,
+  type Field,
+} from './replay-fields.ts'
 import type { Source, SourceAdapter, SourceDeps } from './types.ts'
+import { isGzipFile } from '../util/gzip.ts'
 
 export const replayOptions = z.object({
   file: z.string().min(1),
   format: z.enum(['auto', 'csv', 'ndjson', 'binance-feed']).default('auto'),
-  /** field=column pairs, e.g. {symbol: 'Name', ts: 'date'}. */
+  /** field=column pairs, e.g. {symbol: 'Name', ts: 'date'}, or 1-based positions for a file without a header. */
   columns: z.record(z.string(), z.string()).default({}),
   speed: z.number().nonnegative().default(0),
   source: z.string().default('replay'),
   /** Symbol for files without a symbol column. */
   symbol: z.string().optional(),
-  batchSize: z.number().int().positive().default(1000),
+  // The processor's batch size: a file is a bulk load, and each send of the in-process bus becomes
+  // one transaction when the store is PGlite on the same thread (docs/benchmarks.md).
+  batchSize: z.number().int().positive().default(5000),
   progress: z.boolean().default(false),
-  /** Skip the first N trades (resuming a replay from a checkpoint). */
-  skip: z.number().int().nonnegative().default(0),
+  /** IANA zone of zone-less timestamps and of times of day. */
+  timezone: z.string().refine(isTimeZone, 'unknown time zone').optional(),
+  /** What numeric timestamps count (since the epoch, or since midnight with `date`). */
+  tsUnit: z.enum(tsUnits).optional(),
+  /** The timestamp column is a time of day on this date (YYYY-MM-DD) in `timezone`. */
+  date: z.string().refine(isDate, 'expected YYYY-MM-DD').optional(),
+  /** Integer prices are divided by this (exactly): 10000 reads 1892300 as 189.2300. */
+  priceDivisor: z
+    .string()
+    .refine((d) => parseDivisor(d) !== undefined, 'expected a divisor such as 100 or 10000')
+    .optional(),
 })
 export type ReplayOptions = z.output<typeof replayOptions>
 
-type Field = 'symbol' | 'ts' | 'price' | 'size' | 'id'
-const aliases: Record<Field, string[]> = {
-  symbol: ['symbol', 'ticker', 'sym', 's', 'name'],
-  ts: ['ts', 'timestamp', 'time', 'trade_ts_ms', 'trade_time', 't', 'datetime', 'date'],
-  price: ['price', 'p', 'px', 'close'],
-  size: ['size', 'qty', 'quantity', 'volume', 'q', 'amount'],
-  id: ['id', 'trade_id', 'tradeid'],
-}
-
 function parseCsvLine(line: string): string[][] {
+  // Most lines hold no quotes: a split gives what the parser would, without setting up a parser per
+  // line (csv-parse was the largest item of a replay's CPU profile, docs/benchmarks.md).
+  if (line !== '' && !/["\r\n]/.test(line)) return [line.split(',')]
   const rows: unknown = parse(line, { relax_column_count: true })
   return rows as string[][]
 }
 
 async function isGzip(file: string): Promise<boolean> {
-  const fh = await open(file, 'r')
   try {
-    const buf = Buffer.alloc(2)
-    await fh.read(buf, 0, 2, 0)
-    return buf[0] === 0x1f && buf[1] === 0x8b
-  } finally {
-    await fh.close()
+    return await isGzipFile(file)
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)
+    throw new TickflowError('TF_REPLAY_FILE', `cannot read replay file ${file}: ${why}`)
   }
 }
 
@@ -60,10 +76,25 @@ async function* prepend(first: string, rest: AsyncGenerator<string>): AsyncGener
 }
 
 async function* lines(file: string): AsyncGenerator<string> {
-  let input: Readable = createReadStream(file)
-  if (await isGzip(file)) input = input.pipe(createGunzip())
+  const gzip = await isGzip(file)
+  const raw = trackedReadStream(file)
+  const input: Readable = gzip ? raw.pipe(createGunzip()) : raw
   const rl = createInterface({ input, crlfDelay: Infinity })
-  for await (const line of rl) if (line.length > 0) yield line
+  try {
+    for await (const line of rl) if (line.length > 0) yield line
+  } finally {
+    // A reader that stops early (the format check, a stop signal) must not leave the file open.
+    rl.close()
+    raw.destroy()
+    input.destroy()
+  }
+}
+
+/** JSON numbers keep their source text, so nanosecond epochs and prices stay exact. */
+function parseJsonExact(line: string): unknown {
+  return JSON.parse(line, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === 'number' && context?.source !== undefined ? context.source : value,
+  )
 }
 
 /** Epoch number (s, ms, µs or ns by magnitude) or an ISO/date string → ISO with microseconds. */
@@ -90,27 +121,145 @@ export function normaliseTs(raw: string): string | undefined {
   return `${new Date(base).toISOString().slice(0, 19)}.${frac}Z`
 }
 
-function resolveColumns(header: string[], mapping: Record<string, string>): Partial<Record<Field, number>> {
-  const lower = header.map((h) => h.trim().toLowerCase())
-  const out: Partial<Record<Field, number>> = {}
-  for (const field of Object.keys(aliases) as Field[]) {
-    const wanted = mapping[field]
-    const idx =
-      wanted !== undefined
-        ? lower.indexOf(wanted.toLowerCase())
-        : lower.findIndex((h) => aliases[field].includes(h))
-    if (wanted !== undefined && idx < 0)
-      throw new TickflowError(
-        'TF_REPLAY_COLUMNS',
-        `column ${JSON.stringify(wanted)} (for ${field}) is not in the file's header`,
-      )
-    if (idx >= 0) out[field] = idx
-  }
-  return out
+/**
+ * A parsed record: a Trade, or the line when it cannot become one (sent on so the dead letters keep
+ * it), with the reason naming what could not be read.
+ */
+export type ReplayRecord = { trade: Trade; eventMs: number } | { unparsed: UnparsedRecord }
+
+const unparsed = (line: string, reason: string, key = ''): ReplayRecord => ({
+  unparsed: { type: 'unparsed', key, line, reason },
+})
+
+/** The first field of a row that cannot be read, as a reason; undefined when all can. */
+function unreadable(
+  symbol: string | undefined,
+  ts: string | undefined,
+  iso: string | undefined,
+  price: string | undefined,
+  px: string | undefined,
+  size: string | undefined,
+): string | undefined {
+  if (!symbol) return 'no symbol'
+  if (ts === undefined) return 'no time'
+  if (!iso) return `time ${JSON.stringify(ts.slice(0, 60))} cannot be read`
+  if (price === undefined) return 'no price'
+  if (px === undefined) return `price ${JSON.stringify(price.slice(0, 60))} cannot be read`
+  if (size === undefined) return 'no size'
+  return undefined
 }
 
-/** A parsed record: a Trade, or the raw line when it cannot become one (sent on so the DLQ keeps it). */
-export type ReplayRecord = { trade: Trade; eventMs: number } | { raw: string; key: string }
+type Make = (
+  symbol: string | undefined,
+  ts: string | undefined,
+  price: string | undefined,
+  size: string | undefined,
+  id: string | undefined,
+  raw: string,
+  conditions?: string,
+  tape?: string,
+) => ReplayRecord
+
+function recordMaker(o: ReplayOptions, binanceFeed: boolean): Make {
+  // The Binance feed's trade time is milliseconds since the epoch by its documentation.
+  const readTs = timeReader(binanceFeed ? { tsUnit: 'ms' } : o)
+  const readPrice = priceReader(binanceFeed ? undefined : o.priceDivisor)
+  return (symbol, ts, price, size, id, raw, conditions, tape) => {
+    const codes = readConditions(conditions, tape)
+    const iso = ts === undefined ? undefined : readTs(ts)
+    const px = price === undefined ? undefined : readPrice(price)
+    const sym = symbol ?? o.symbol
+    const why = unreadable(sym, ts, iso, price, px, size)
+    if (why || !sym || !iso || px === undefined || size === undefined)
+      return unparsed(raw, why ?? 'unreadable', sym?.toUpperCase())
+    const trade: Trade = {
+      v: 1,
+      type: 'trade',
+      symbol: sym.toUpperCase(),
+      ts: iso,
+      price: px,
+      size: size.trim(),
+      source: o.source,
+    }
+    if (id) trade.id = id
+    if (codes) trade.conditions = codes
+    return { trade, eventMs: Date.parse(iso) }
+  }
+}
+
+async function* binanceFeed(lineIt: AsyncGenerator<string>, make: Make): AsyncGenerator<ReplayRecord> {
+  for await (const line of lineIt) {
+    const frame = line.slice(line.indexOf(' ') + 1)
+    let data: { e?: string; s?: string; T?: string; t?: string; p?: string; q?: string } | undefined
+    try {
+      data = (parseJsonExact(frame) as { data?: typeof data }).data
+    } catch (err) {
+      yield unparsed(frame, `not JSON: ${errorMessage(err)}`)
+      continue
+    }
+    if (data?.e !== 'trade') continue
+    yield make(data.s, data.T, data.p, data.q, data.t, frame)
+  }
+}
+
+async function* ndjson(
+  lineIt: AsyncGenerator<string>,
+  o: ReplayOptions,
+  make: Make,
+): AsyncGenerator<ReplayRecord> {
+  for await (const line of lineIt) {
+    let obj: Record<string, unknown>
+    try {
+      obj = parseJsonExact(line) as Record<string, unknown>
+    } catch (err) {
+      yield unparsed(line, `not JSON: ${errorMessage(err)}`)
+      continue
+    }
+    const get = (f: Field): string | undefined => {
+      const name = o.columns[f] ?? aliases[f].find((a) => obj[a] !== undefined)
+      const v = name === undefined ? undefined : obj[name]
+      if (v === undefined || v === null) return undefined
+      if (Array.isArray(v) && f === 'conditions') return v.map(String).join(' ')
+      return typeof v === 'string' ? v : typeof v === 'boolean' ? String(v) : JSON.stringify(v)
+    }
+    yield make(
+      get('symbol'),
+      get('ts'),
+      get('price'),
+      get('size'),
+      get('id'),
+      line,
+      get('conditions'),
+      get('tape'),
+    )
+  }
+}
+
+async function* csv(
+  first: string,
+  rest: AsyncGenerator<string>,
+  o: ReplayOptions,
+  make: Make,
+): AsyncGenerator<ReplayRecord> {
+  // With column positions the file has no header: its first line is already a trade.
+  const headerless = positional(o.columns)
+  const cols = resolveColumns(headerless ? undefined : (parseCsvLine(first)[0] ?? []), o.columns)
+  if (cols.symbol === undefined && o.symbol === undefined)
+    throw new ReplayColumnsError(
+      'the file has no symbol column: give the symbol with --symbol SYMBOL, or map its column with --columns symbol=…',
+    )
+  for await (const line of headerless ? prepend(first, rest) : rest) {
+    let row: string[]
+    try {
+      row = parseCsvLine(line)[0] ?? []
+    } catch (err) {
+      yield unparsed(line, `not CSV: ${errorMessage(err)}`)
+      continue
+    }
+    const at = (f: Field): string | undefined => (cols[f] === undefined ? undefined : row[cols[f]])
+    yield make(at('symbol'), at('ts'), at('price'), at('size'), at('id'), line, at('conditions'), at('tape'))
+  }
+}
 
 export async function* readTrades(o: ReplayOptions): AsyncGenerator<ReplayRecord> {
   const it = lines(o.file)
@@ -122,128 +271,48 @@ export async function* readTrades(o: ReplayOptions): AsyncGenerator<ReplayRecord
     else if (first.value.trimStart().startsWith('{')) format = 'ndjson'
     else format = 'csv'
   }
-  const make = (
-    symbol: string | undefined,
-    ts: string | undefined,
-    price: string | undefined,
-    size: string | undefined,
-    id: string | undefined,
-    raw: string,
-  ): ReplayRecord => {
-    const iso = ts === undefined ? undefined : normaliseTs(ts)
-    const sym = symbol ?? o.symbol
-    if (!sym || !iso || price === undefined || size === undefined) return { raw, key: sym ?? '' }
-    const trade: Trade = {
-      v: 1,
-      type: 'trade',
-      symbol: sym.toUpperCase(),
-      ts: iso,
-      price: price.trim(),
-      size: size.trim(),
-      source: o.source,
-    }
-    if (id) trade.id = id
-    return { trade, eventMs: Date.parse(iso) }
-  }
-  if (format === 'binance-feed') {
-    for await (const line of prepend(first.value, it)) {
-      const frame = line.slice(line.indexOf(' ') + 1)
-      let data: { e?: string; s?: string; T?: number; t?: number; p?: string; q?: string } | undefined
-      try {
-        data = (JSON.parse(frame) as { data?: typeof data }).data
-      } catch {
-        yield { raw: frame, key: '' }
-        continue
-      }
-      if (data?.e !== 'trade') continue
-      yield make(
-        data.s,
-        data.T === undefined ? undefined : String(data.T),
-        data.p,
-        data.q,
-        data.t === undefined ? undefined : String(data.t),
-        frame,
-      )
-    }
-    return
-  }
-  if (format === 'ndjson') {
-    for await (const line of prepend(first.value, it)) {
-      let obj: Record<string, unknown>
-      try {
-        obj = JSON.parse(line) as Record<string, unknown>
-      } catch {
-        yield { raw: line, key: '' }
-        continue
-      }
-      const get = (f: Field): string | undefined => {
-        const name = o.columns[f] ?? aliases[f].find((a) => obj[a] !== undefined)
-        const v = name === undefined ? undefined : obj[name]
-        if (v === undefined || v === null) return undefined
-        return typeof v === 'string'
-          ? v
-          : typeof v === 'number' || typeof v === 'boolean'
-            ? String(v)
-            : JSON.stringify(v)
-      }
-      yield make(get('symbol'), get('ts'), get('price'), get('size'), get('id'), line)
-    }
-    return
-  }
-  const header = parseCsvLine(first.value)[0] ?? []
-  const cols = resolveColumns(header, o.columns)
-  if (cols.ts === undefined || cols.price === undefined || cols.size === undefined)
-    throw new TickflowError(
-      'TF_REPLAY_COLUMNS',
-      `cannot find ts, price and size columns in ${JSON.stringify(header)}: map them with --columns ts=…,price=…,size=…`,
-    )
-  for await (const line of it) {
-    let row: string[]
-    try {
-      row = parseCsvLine(line)[0] ?? []
-    } catch {
-      yield { raw: line, key: '' }
-      continue
-    }
-    const at = (f: Field): string | undefined => (cols[f] === undefined ? undefined : row[cols[f]])
-    yield make(at('symbol'), at('ts'), at('price'), at('size'), at('id'), line)
-  }
+  const make = recordMaker(o, format === 'binance-feed')
+  if (format === 'binance-feed') yield* binanceFeed(prepend(first.value, it), make)
+  else if (format === 'ndjson') yield* ndjson(prepend(first.value, it), o, make)
+  else yield* csv(first.value, it, o, make)
+}
+
+/**
+ * Reads the file up to its first trade, so a file the replay cannot read (missing, no columns, a
+ * time without a zone) is refused with one line before anything else starts.
+ */
+export async function checkReplayFile(o: ReplayOptions): Promise<void> {
+  let n = 0
+  for await (const rec of readTrades(o)) if ('trade' in rec || ++n >= 1000) break
 }
 
 export const replay: SourceAdapter<ReplayOptions> = {
   name: 'replay',
+  summary: 'trades read from a file (tickflow replay FILE; --speed and the replay options)',
   options: replayOptions,
   create(o, deps: SourceDeps): Source & { unparsed: number } {
-    const state = { unparsed: 0 }
+    const state = { unparsed: 0, withConditions: 0 }
     return {
       name: 'replay',
+      check: () => checkReplayFile(o),
       get unparsed() {
         return state.unparsed
       },
       async *batches() {
-        let batch: Trade[] = []
+        let batch: (Trade | UnparsedRecord)[] = []
         let firstEvent: number | undefined
         const startedAt = Date.now()
         let n = 0
         let lastProgress = 0
         for await (const rec of readTrades(o)) {
           if (deps.signal.aborted) break
-          if (n++ < o.skip) continue
-          if (!('trade' in rec)) {
-            // Lines that cannot become a trade still go through the pipeline as invalid trades, so
-            // the processor's validation dead-letters them instead of the replay dropping them.
+          n++
+          if ('unparsed' in rec) {
+            // Lines that cannot become a trade still go through the pipeline, so the processor
+            // dead-letters them (unparsed_record, with the whole line) instead of the replay
+            // dropping them.
             state.unparsed++
-            batch.push({
-              v: 1,
-              type: 'trade',
-              symbol: rec.key || 'UNPARSED',
-              ts: '',
-              price: '',
-              size: '',
-              source: o.source,
-              // eslint-disable-next-line no-control-regex
-              id: rec.raw.slice(0, 120).replace(/[\u0000-\u001f\u007f]/g, ' '),
-            })
+            batch.push(rec.unparsed)
             continue
           }
           if (o.speed > 0) {
@@ -258,6 +327,7 @@ export const replay: SourceAdapter<ReplayOptions> = {
               await new Promise((r) => setTimeout(r, wait))
             }
           }
+          if (rec.trade.conditions) state.withConditions++
           batch.push(rec.trade)
           deps.metrics.ticksIngested.inc({ source: o.source })
           deps.metrics.feedLastTickAt.set(o.source, Date.now())
@@ -278,7 +348,10 @@ export const replay: SourceAdapter<ReplayOptions> = {
           process.stderr.write(
             `\rreplay ${o.file}: ${n.toLocaleString('en')} records, done${' '.repeat(20)}\n`,
           )
-        deps.log.info({ file: o.file, records: n, unparsed: state.unparsed }, 'replay finished')
+        deps.log.info(
+          { file: o.file, records: n, unparsed: state.unparsed, withConditions: state.withConditions },
+          'replay finished',
+        )
       },
     }
   },

@@ -2,8 +2,8 @@
 // bursts and quiet spells, with round-lot-heavy random sizes. Deterministic for a given seed:
 // the same seed, symbols and count give the same trades (timestamps included when `start` is fixed).
 import { z } from 'zod'
-import type { Trade } from '../processor/trade.ts'
-import { isoMicros } from '../processor/trade.ts'
+import type { Trade } from '../domain/trade.ts'
+import { isoMicros } from '../domain/trade.ts'
 import type { Source, SourceAdapter, SourceDeps } from './types.ts'
 
 export const simulatorOptions = z.object({
@@ -18,6 +18,8 @@ export const simulatorOptions = z.object({
   /** Event time of the first trade, ms since the epoch (default: now). */
   start: z.number().optional(),
   batchSize: z.number().int().positive().default(500),
+  /** Price to start each symbol from (a previous run's last stored price); others start at random. */
+  startPrices: z.record(z.string(), z.string()).optional(),
 })
 export type SimulatorOptions = z.input<typeof simulatorOptions>
 
@@ -41,13 +43,19 @@ interface SymbolState {
   seq: number
 }
 
+function startPrice(stored: string | undefined, random: number): number {
+  const p = stored === undefined ? NaN : Number(stored)
+  return Number.isFinite(p) && p > 0 ? p : random
+}
+
 export function* simulate(opts: SimulatorOptions): Generator<Trade> {
   const o = simulatorOptions.parse(opts)
   const rand = prng(o.seed ?? Date.now() & 0x7fffffff)
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
   const states: SymbolState[] = o.symbols.map((symbol) => ({
     symbol,
-    price: 20 + rand() * 480,
+    // The random draw is made either way, so resuming changes no other number of a seeded run.
+    price: startPrice(o.startPrices?.[symbol], 20 + rand() * 480),
     sigma: 0.15 + rand() * 0.45, // annualised volatility
     tick: 0.01,
     seq: 0,
@@ -101,12 +109,16 @@ export function* simulate(opts: SimulatorOptions): Generator<Trade> {
 
 export const simulator: SourceAdapter<z.output<typeof simulatorOptions>> = {
   name: 'simulator',
+  summary: 'synthetic trades, deterministic with --seed (the default; --rate, --count, --duration, --start)',
   options: simulatorOptions,
   create(options, deps: SourceDeps): Source {
     return {
       name: 'simulator',
       async *batches() {
-        const gen = simulate(options)
+        const stored = await deps.lastPrices?.(options.symbols)
+        if (stored && Object.keys(stored).length > 0)
+          deps.log.info({ prices: stored }, 'simulator resumes from the last stored prices')
+        const gen = simulate({ ...options, startPrices: { ...stored, ...options.startPrices } })
         const startedAt = Date.now()
         const firstEventMs = options.start ?? startedAt
         let batch: Trade[] = []

@@ -1,26 +1,19 @@
 // Bars by event time, merged from a batch's stored ticks in the batch's own transaction: open/close
 // are chosen by (ts, ingest_seq) (a late trade replaces them when it is earlier/later), high/low by
-// greatest/least, and volume, pv = Σ price·size and trades are added, all as exact numerics.
+// greatest/least, and volume, pv = Σ price·size and trades are added, all as exact numerics. Which
+// trades count in which field is decided by their sale conditions before (src/processor/aggregate.ts);
+// a field no trade may update is null.
 // vwap = pv / volume, the same expression a GROUP BY over ticks gives, so bars always equal the
 // aggregate of their ticks (test/support/bars.ts checks it).
 import type { Queryable } from './db.ts'
-import type { PartialBar } from '../processor/aggregate.ts'
+import type { Bar, PartialBar } from '../domain/types.ts'
 
-export const INTERVALS = ['1s', '1m', '5m', '1h', '1d'] as const
-export type Interval = (typeof INTERVALS)[number]
+export { INTERVALS, type Interval, type Bar } from '../domain/types.ts'
 
-export interface Bar {
-  symbol: string
-  interval: Interval
-  bucket: string
-  open: string
-  high: string
-  low: string
-  close: string
-  volume: string
-  vwap: string | null
-  trades: string
-}
+// A batch's open replaces the stored one when it is earlier, or when the bar had none (no trade
+// that may update the last price yet); likewise the close. greatest/least skip nulls.
+const EARLIER = `excluded.open_ts is not null and (o.open_ts is null or (excluded.open_ts, excluded.open_seq) < (o.open_ts, o.open_seq))`
+const LATER = `excluded.close_ts is not null and (o.close_ts is null or (excluded.close_ts, excluded.close_seq) > (o.close_ts, o.close_seq))`
 
 // Partial bars of one batch (aggregated exactly in src/processor/aggregate.ts) merged into bars.
 const UPSERT_BARS = `
@@ -32,11 +25,11 @@ from unnest($1::text[], $2::text[], $3::bigint[], $4::numeric[], $5::numeric[], 
             $8::numeric[], $9::numeric[], $10::bigint[], $11::timestamptz[], $12::bigint[], $13::timestamptz[], $14::bigint[])
      as u(symbol, iv, bucket, open, high, low, close, volume, pv, trades, open_ts, open_seq, close_ts, close_seq)
 on conflict (symbol, interval, bucket) do update set
-  open      = case when (excluded.open_ts, excluded.open_seq) < (o.open_ts, o.open_seq) then excluded.open else o.open end,
-  open_seq  = case when (excluded.open_ts, excluded.open_seq) < (o.open_ts, o.open_seq) then excluded.open_seq else o.open_seq end,
+  open      = case when ${EARLIER} then excluded.open else o.open end,
+  open_seq  = case when ${EARLIER} then excluded.open_seq else o.open_seq end,
   open_ts   = least(excluded.open_ts, o.open_ts),
-  close     = case when (excluded.close_ts, excluded.close_seq) > (o.close_ts, o.close_seq) then excluded.close else o.close end,
-  close_seq = case when (excluded.close_ts, excluded.close_seq) > (o.close_ts, o.close_seq) then excluded.close_seq else o.close_seq end,
+  close     = case when ${LATER} then excluded.close else o.close end,
+  close_seq = case when ${LATER} then excluded.close_seq else o.close_seq end,
   close_ts  = greatest(excluded.close_ts, o.close_ts),
   high      = greatest(excluded.high, o.high),
   low       = least(excluded.low, o.low),
@@ -63,8 +56,8 @@ export async function upsertBars(tx: Queryable, bars: PartialBar[]): Promise<Bar
     bars.map((b) => b.pv),
     bars.map((b) => b.trades),
     bars.map((b) => b.openTs),
-    bars.map((b) => b.openSeq.toString()),
+    bars.map((b) => b.openSeq?.toString() ?? null),
     bars.map((b) => b.closeTs),
-    bars.map((b) => b.closeSeq.toString()),
+    bars.map((b) => b.closeSeq?.toString() ?? null),
   ])
 }

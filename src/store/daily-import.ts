@@ -4,12 +4,13 @@
 // file name as topic and the line number as offset, so re-running the import is idempotent.
 import { basename } from 'node:path'
 import { createInterface } from 'node:readline'
-import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { trackedReadStream } from '../metrics/file-progress.ts'
 import { createGunzip } from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { TickflowError } from '../errors.ts'
 import type { Db } from './db.ts'
+import { isGzipFile } from '../util/gzip.ts'
+import { isSymbol } from '../domain/symbol.ts'
 
 export interface DailyImportResult {
   bars: number
@@ -51,8 +52,7 @@ export function rejectDailyRow(r: Row): { reason: string; detail: string } | und
     return { reason: 'bad_size', detail: `volume ${JSON.stringify(r.volume)}` }
   if (!/^\d{4}-\d{2}-\d{2}$/.test(r.date) || Number.isNaN(Date.parse(r.date)))
     return { reason: 'bad_timestamp', detail: `date ${JSON.stringify(r.date)}` }
-  if (!/^[A-Z0-9][A-Z0-9.\-/:]{0,19}$/.test(r.symbol))
-    return { reason: 'bad_symbol', detail: `symbol ${JSON.stringify(r.symbol)}` }
+  if (!isSymbol(r.symbol)) return { reason: 'bad_symbol', detail: `symbol ${JSON.stringify(r.symbol)}` }
   const [o, h, l, c] = [r.open, r.high, r.low, r.close].map(Number) as [number, number, number, number]
   if (h < l || h < Math.max(o, c) || l > Math.min(o, c))
     return {
@@ -63,12 +63,9 @@ export function rejectDailyRow(r: Row): { reason: string; detail: string } | und
 }
 
 async function input(file: string): Promise<Readable> {
-  const fh = await open(file, 'r')
-  const magic = Buffer.alloc(2)
-  await fh.read(magic, 0, 2, 0)
-  await fh.close()
-  const s = createReadStream(file)
-  return magic[0] === 0x1f && magic[1] === 0x8b ? s.pipe(createGunzip()) : s
+  const gzip = await isGzipFile(file)
+  const s = trackedReadStream(file)
+  return gzip ? s.pipe(createGunzip()) : s
 }
 
 export async function importDailyBars(

@@ -1,7 +1,7 @@
 // The small SQL surface the store needs, implemented by node-postgres (a PostgreSQL server) and by
 // PGlite (PostgreSQL compiled to WASM, the embedded default). The SQL is the same for both.
 import pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
@@ -16,6 +16,11 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite'
+  /**
+   * COPY … TO STDOUT as a byte stream on its own connection (PostgreSQL only: the API's CSV export
+   * streams through it without building rows). The connection is released when the stream closes.
+   */
+  copyOut?: (sql: string) => Promise<Readable>
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
   close(): Promise<void>
 }
@@ -60,6 +65,21 @@ export function connectPostgres(url: string, options: { max?: number; applicatio
     exec: base.exec,
     copyIn() {
       throw new Error('copyIn is only available inside a transaction')
+    },
+    async copyOut(sql: string): Promise<Readable> {
+      const client = await pool.connect()
+      const onError = (): void => {} // surfaces as the stream's error
+      client.on('error', onError)
+      const stream = client.query(copyTo(sql))
+      let ended = false
+      stream.once('end', () => (ended = true))
+      // A stream closed before its end (the reader went away) leaves the connection mid-COPY: it is
+      // discarded rather than returned to the pool.
+      stream.once('close', () => {
+        client.off('error', onError)
+        client.release(ended ? undefined : new Error('COPY abandoned'))
+      })
+      return stream
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect()

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from './db.ts'
+import { mergeDayPartitions } from './partitions.ts'
 
 const dir = join(import.meta.dirname, 'migrations')
 const LOCK_KEY = 7_240_001
@@ -32,6 +33,9 @@ export async function migrate(db: Db): Promise<number[]> {
     'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
   )
   for (const m of listMigrations()) {
+    // Day partitions of an older store are merged (migration 003) before later migrations touch
+    // every partition of ticks in one transaction.
+    if (m.version > 3) await mergeDayPartitions(db)
     await db.transaction(async (tx) => {
       await tx.query('select pg_advisory_xact_lock($1)', [LOCK_KEY])
       const done = await tx.query('select 1 from schema_migrations where version = $1', [m.version])
@@ -41,5 +45,6 @@ export async function migrate(db: Db): Promise<number[]> {
       applied.push(m.version)
     })
   }
+  await mergeDayPartitions(db)
   return applied
 }

@@ -1,20 +1,17 @@
-// Writes one processed batch to PostgreSQL in one transaction: the valid ticks (COPY), the dead
-// letters, and the consumed offsets. Messages at offsets the table already holds for the group are
-// skipped inside the same transaction, so a batch re-delivered after a crash or a rebalance is
-// never stored twice: at-least-once delivery from the bus becomes exactly-once effect here.
+// Persists the processor's write plans and answers what it asks while building one. A batch is one
+// transaction: the group's offset rows of the batch's partitions are locked first, so the plan is
+// built against the offsets already stored (a batch re-delivered after a crash or a rebalance is
+// skipped: at-least-once delivery from the bus becomes exactly-once effect here), then the plan's
+// ticks (COPY), bars, dead letters and offsets are written together.
+import { createHash } from 'node:crypto'
 import type { Db, Queryable } from './db.ts'
-import { duplicateOf, type DeadLetter, type Tick } from '../processor/validate.ts'
-import { INTERVALS, upsertBars, type Bar } from './bars.ts'
-import { aggregate } from '../processor/aggregate.ts'
+import { upsertBars } from './bars.ts'
+import type { Bar, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
+import type { AlertHistory, AlertRule, HistoryNeed } from '../domain/alerts.ts'
+import { insertFirings, listRules, readHistory, type StoredAlertFiring } from './alerts.ts'
+import { PartitionRanges, ensurePartition } from './partitions.ts'
 
-export interface BatchItem {
-  topic: string
-  partition: number
-  offset: bigint
-  tick?: Tick
-  dead?: DeadLetter
-}
-
+/** What a committed batch did, for metrics and the live tail. */
 export interface BatchResult {
   stored: Tick[]
   deadLettered: DeadLetter[]
@@ -22,10 +19,35 @@ export interface BatchResult {
   skipped: number
   /** The bars this batch created or changed, as stored after the batch. */
   bars: Bar[]
+  /** The alert firings this batch stored (each once, ever). */
+  firings?: StoredAlertFiring[]
 }
 
-const COPY_TICKS =
-  'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts) from stdin'
+/** What the store tells the plan builder, inside the batch's transaction. */
+export interface PlanContext {
+  /** Next offset already stored per `${topic}\0${partition}` of the batch (locked until commit). */
+  stored: Map<string, bigint>
+  /**
+   * Records the trade ids (source, id) as seen and returns the positions of those that were
+   * already stored before: those trades are duplicates.
+   */
+  claimTradeIds(ids: { source: string; tradeId: string }[]): Promise<Set<number>>
+  /** The alert rules in force for this batch. */
+  alertRules(): Promise<AlertRule[]>
+  /** The stored trades and bars the rules need to evaluate the batch (before its own rows). */
+  alertHistory(needs: HistoryNeed[]): Promise<AlertHistory>
+}
+
+/**
+ * The largest payload the dead_letters table keeps per message (64 KiB, docs/errors.md): a longer
+ * one is cut there, its size and SHA-256 noted in the detail; the DLQ topic gets what it can hold.
+ */
+export const DEAD_LETTER_PAYLOAD_CAP = 64 * 1024
+
+export const offsetKey = (topic: string, partition: number): string => `${topic}\0${partition}`
+
+export const COPY_TICKS =
+  'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions) from stdin'
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
 function copyField(v: string | null): string {
@@ -35,17 +57,23 @@ function copyField(v: string | null): string {
     : v
 }
 
+/** A text[] literal: every element quoted, so commas, braces and spaces inside stay data. */
+function arrayLiteral(items: string[] | null | undefined): string | null {
+  if (!items || items.length === 0) return null
+  return `{${items.map((c) => `"${c.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`
+}
+
 export function ticksToCopyText(ticks: Tick[]): string {
   let out = ''
   for (const t of ticks) {
-    out += `${t.symbol}\t${t.ts}\t${t.price}\t${t.size}\t${copyField(t.source)}\t${copyField(t.tradeId)}\t${t.offset}\t${t.partition}\t${copyField(t.recvTs)}\n`
+    out += `${t.symbol}\t${t.ts}\t${t.price}\t${t.size}\t${copyField(t.source)}\t${copyField(t.tradeId)}\t${t.offset}\t${t.partition}\t${copyField(t.recvTs)}\t${copyField(arrayLiteral(t.conditions))}\n`
   }
   return out
 }
 
 export class TickStore {
   readonly db: Db
-  readonly #days = new Set<string>()
+  readonly #partitions = new PartitionRanges()
   #timezone: string | undefined
 
   constructor(db: Db) {
@@ -63,139 +91,90 @@ export class TickStore {
     return this.#timezone
   }
 
-  /** Creates the day partitions the ticks need (cached; a no-op for days already seen). */
+  /**
+   * Creates the partitions the ticks need (one query when every range was seen before). `ts` is
+   * written from the same parsed instant that is stored, so a row always has its partition.
+   */
   async ensurePartitions(ticks: Tick[]): Promise<void> {
-    const days = new Set<string>()
+    await this.#partitions.check(this.db)
     for (const t of ticks) {
-      const day = t.ts.slice(0, 10)
-      if (!this.#days.has(day)) days.add(day)
-    }
-    for (const day of days) {
-      await this.db.query('select tickflow_ensure_day_partition($1::date)', [day])
-      this.#days.add(day)
+      if (this.#partitions.covers(t.tsMs)) continue
+      const { lo, hi } = await ensurePartition(this.db, t.ts)
+      this.#partitions.add(lo, hi)
     }
   }
 
-  /** Creates partitions for today and the next `ahead` days (UTC). */
+  /** Creates the partitions for yesterday to `ahead` days from now (UTC). */
   async createAhead(ahead = 3, now = Date.now()): Promise<void> {
+    await this.#partitions.check(this.db)
     for (let i = -1; i <= ahead; i++) {
       const day = new Date(now + i * 86_400_000).toISOString().slice(0, 10)
-      await this.db.query('select tickflow_ensure_day_partition($1::date)', [day])
-      this.#days.add(day)
+      const { lo, hi } = await ensurePartition(this.db, `${day}T00:00:00Z`)
+      this.#partitions.add(lo, hi)
     }
   }
 
   /**
-   * Stores a batch exactly once. `beforeCommit` runs inside the transaction with every dead letter
-   * of the batch (invalid and duplicate): the processor publishes them to the DLQ topic there, so a
-   * batch is never committed without its dead letters having been published.
+   * One batch in one transaction: locks the group's offsets of `partitions`, lets `build` make the
+   * plan against them, and persists it. `beforeCommit` runs inside the transaction with the plan's
+   * dead letters: the processor publishes them to the DLQ topic there, so a batch is never
+   * committed without its dead letters having been published.
    */
-  async writeBatch(
+  async commit(
     groupId: string,
-    items: BatchItem[],
+    partitions: { topic: string; partition: number }[],
+    build: (ctx: PlanContext) => Promise<WritePlan>,
     beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
   ): Promise<BatchResult> {
-    await this.ensurePartitions(items.flatMap((i) => (i.tick ? [i.tick] : [])))
-    const timezone = await this.timezone()
     return this.db.transaction(async (tx) => {
-      const fresh = await filterStored(tx, groupId, items)
-      const candidates: Tick[] = []
-      const dead: DeadLetter[] = []
-      for (const i of fresh.items) {
-        if (i.tick) candidates.push(i.tick)
-        else if (i.dead) dead.push(i.dead)
-      }
-      // PostgreSQL checks the trade ids while the rows and bars of the common case (no duplicate)
-      // are built here; they are built again only if a duplicate was found.
-      const checking = dropDuplicateIds(tx, candidates)
-      checking.catch(() => {}) // awaited below; a failure must not surface as unhandled first
-      let copyText = ticksToCopyText(candidates)
-      let partial = aggregate(candidates, INTERVALS, timezone)
-      const { unique, duplicates } = await checking
-      if (unique.length !== candidates.length) {
-        copyText = ticksToCopyText(unique)
-        partial = aggregate(unique, INTERVALS, timezone)
-      }
-      dead.push(...duplicates)
-      if (unique.length > 0) await tx.copyIn(COPY_TICKS, copyText)
-      const bars = await upsertBars(tx, partial)
-      if (dead.length > 0) await insertDeadLetters(tx, dead)
-      await saveOffsets(tx, groupId, fresh.next)
-      if (beforeCommit && dead.length > 0) await beforeCommit(dead)
-      return { stored: unique, deadLettered: dead, skipped: items.length - fresh.items.length, bars }
+      const stored = await lockOffsets(tx, groupId, partitions)
+      const plan = await build({
+        stored,
+        claimTradeIds: (ids) => claimTradeIds(tx, ids),
+        alertRules: () => listRules(tx),
+        alertHistory: (needs) => readHistory(tx, needs),
+      })
+      if (plan.ticks.length > 0) await tx.copyIn(COPY_TICKS, ticksToCopyText(plan.ticks))
+      const bars = await upsertBars(tx, plan.bars)
+      const firings = await insertFirings(tx, plan.firings ?? [])
+      if (plan.deadLetters.length > 0) await insertDeadLetters(tx, plan.deadLetters)
+      await saveOffsets(tx, groupId, plan.offsets)
+      if (beforeCommit && plan.deadLetters.length > 0) await beforeCommit(plan.deadLetters)
+      return { stored: plan.ticks, deadLettered: plan.deadLetters, skipped: plan.skipped, bars, firings }
     })
+  }
+
+  /** The offsets stored for a group: partition → next offset. */
+  storedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    return storedOffsets(this.db, groupId, topic)
   }
 }
 
-/**
- * A trade id already stored for its source, or repeated earlier in the batch, makes the trade a
- * duplicate: it becomes a dead letter (reason duplicate_trade_id) with its original message.
- */
-async function dropDuplicateIds(
+async function claimTradeIds(
   tx: Queryable,
-  ticks: Tick[],
-): Promise<{ unique: Tick[]; duplicates: DeadLetter[] }> {
-  // The first tick of each (source, trade id) in the batch; later ones are duplicates already.
-  const firstSeen = new Map<string, number>()
-  const repeated = new Set<number>()
-  const sources: string[] = []
-  const ids: string[] = []
-  const index: number[] = []
-  for (let i = 0; i < ticks.length; i++) {
-    const t = ticks[i]!
-    if (t.tradeId === null) continue
-    const k = `${t.source}\0${t.tradeId}`
-    if (firstSeen.has(k)) {
-      repeated.add(i)
-      continue
-    }
-    firstSeen.set(k, i)
-    sources.push(t.source)
-    ids.push(t.tradeId)
-    index.push(i)
-  }
-  if (ids.length === 0) return { unique: ticks, duplicates: [] }
+  ids: { source: string; tradeId: string }[],
+): Promise<Set<number>> {
+  if (ids.length === 0) return new Set()
   // Only the ids that were already stored come back (by position), usually none: the insert
   // itself is the check, and no row per stored trade travels back to the processor.
-  const stored = await tx.query<{ ord: string }>(
+  const rows = await tx.query<{ ord: string }>(
     `with k as (select * from unnest($1::text[], $2::text[]) with ordinality as u(source, trade_id, ord)),
      ins as (insert into trade_ids (source, trade_id) select source, trade_id from k
              on conflict do nothing returning source, trade_id)
      select k.ord::text from k left join ins using (source, trade_id) where ins.source is null`,
-    [sources, ids],
+    [ids.map((i) => i.source), ids.map((i) => i.tradeId)],
   )
-  for (const r of stored) repeated.add(index[Number(r.ord) - 1]!)
-  if (repeated.size === 0) return { unique: ticks, duplicates: [] }
-  const unique: Tick[] = []
-  const duplicates: DeadLetter[] = []
-  for (let i = 0; i < ticks.length; i++) {
-    if (repeated.has(i)) duplicates.push(duplicateOf(ticks[i]!))
-    else unique.push(ticks[i]!)
-  }
-  return { unique, duplicates }
+  return new Set(rows.map((r) => Number(r.ord) - 1))
 }
 
-interface PartitionNext {
-  topic: string
-  partition: number
-  next: bigint
-}
-
-/** Locks the group's offset rows for the batch's partitions and drops items already stored. */
-async function filterStored(
+/** Locks the group's offset rows of the partitions (created at 0 if new) and returns them. */
+async function lockOffsets(
   tx: Queryable,
   groupId: string,
-  items: BatchItem[],
-): Promise<{ items: BatchItem[]; next: PartitionNext[] }> {
-  const keys = new Map<string, PartitionNext>()
-  for (const i of items) {
-    const k = `${i.topic}\0${i.partition}`
-    const cur = keys.get(k)
-    if (!cur) keys.set(k, { topic: i.topic, partition: i.partition, next: i.offset + 1n })
-    else if (i.offset + 1n > cur.next) cur.next = i.offset + 1n
-  }
-  const topics = [...keys.values()].map((k) => k.topic)
-  const partitions = [...keys.values()].map((k) => k.partition)
+  keys: { topic: string; partition: number }[],
+): Promise<Map<string, bigint>> {
+  const topics = keys.map((k) => k.topic)
+  const partitions = keys.map((k) => k.partition)
   await tx.query(
     `insert into consumer_offsets (group_id, topic, partition, next_offset)
      select $1, t, p, 0 from unnest($2::text[], $3::int[]) as u(t, p)
@@ -209,18 +188,12 @@ async function filterStored(
      for update`,
     [groupId, topics, partitions],
   )
-  const stored = new Map(rows.map((r) => [`${r.topic}\0${r.partition}`, BigInt(r.next_offset)]))
-  const fresh = items.filter((i) => i.offset >= (stored.get(`${i.topic}\0${i.partition}`) ?? 0n))
-  const next = [...keys.values()].map((k) => {
-    const prev = stored.get(`${k.topic}\0${k.partition}`) ?? 0n
-    return { ...k, next: k.next > prev ? k.next : prev }
-  })
-  return { items: fresh, next }
+  return new Map(rows.map((r) => [offsetKey(r.topic, r.partition), BigInt(r.next_offset)]))
 }
 
-async function saveOffsets(tx: Queryable, groupId: string, next: PartitionNext[]): Promise<void> {
+async function saveOffsets(tx: Queryable, groupId: string, next: PartitionOffset[]): Promise<void> {
   await tx.query(
-    `update consumer_offsets o set next_offset = u.n, updated_at = now()
+    `update consumer_offsets o set next_offset = greatest(o.next_offset, u.n), updated_at = now()
      from unnest($2::text[], $3::int[], $4::bigint[]) as u(t, p, n)
      where o.group_id = $1 and o.topic = u.t and o.partition = u.p`,
     [groupId, next.map((n) => n.topic), next.map((n) => n.partition), next.map((n) => n.next.toString())],
@@ -228,18 +201,27 @@ async function saveOffsets(tx: Queryable, groupId: string, next: PartitionNext[]
 }
 
 async function insertDeadLetters(tx: Queryable, dead: DeadLetter[]): Promise<void> {
+  const capped = dead.map((d) => {
+    if (d.payload.length <= DEAD_LETTER_PAYLOAD_CAP) return d
+    const sha256 = createHash('sha256').update(d.payload).digest('hex')
+    return {
+      ...d,
+      detail: `${d.detail} [payload cut to ${DEAD_LETTER_PAYLOAD_CAP} of ${d.payload.length} bytes; sha256 ${sha256}]`,
+      payload: d.payload.subarray(0, DEAD_LETTER_PAYLOAD_CAP),
+    }
+  })
   await tx.query(
     `insert into dead_letters (reason, detail, topic, partition, "offset", key, payload)
      select * from unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::bytea[])
      on conflict (topic, partition, "offset") do nothing`,
     [
-      dead.map((d) => d.reason),
-      dead.map((d) => d.detail),
-      dead.map((d) => d.topic),
-      dead.map((d) => d.partition),
-      dead.map((d) => d.offset.toString()),
-      dead.map((d) => d.key),
-      dead.map((d) => d.payload),
+      capped.map((d) => d.reason),
+      capped.map((d) => d.detail),
+      capped.map((d) => d.topic),
+      capped.map((d) => d.partition),
+      capped.map((d) => d.offset.toString()),
+      capped.map((d) => d.key),
+      capped.map((d) => d.payload),
     ],
   )
 }

@@ -4,55 +4,9 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import WebSocket from 'ws'
 import { buildApp } from '../../src/api/app.ts'
-import { LiveHub } from '../../src/api/live.ts'
 import { createMetrics } from '../../src/metrics/registry.ts'
-import { connectPostgres } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrate.ts'
-import { TickStore, type BatchItem } from '../../src/store/ticks.ts'
-import { classify } from '../../src/processor/validate.ts'
-import { encodeTrade } from '../../src/processor/trade.ts'
-import { createTestDatabase } from '../support/postgres.ts'
-
-// Five AAPL trades in two minutes (one late, arriving last), two MSFT trades.
-const trades = [
-  ['AAPL', '2026-11-24T15:30:00.100000Z', '189.10', '100'],
-  ['AAPL', '2026-11-24T15:30:30.000000Z', '189.50', '200'],
-  ['MSFT', '2026-11-24T15:30:31.000000Z', '412.00', '10'],
-  ['AAPL', '2026-11-24T15:31:05.250000Z', '188.90', '50'],
-  ['MSFT', '2026-11-24T15:31:10.000000Z', '413.25', '30'],
-  ['AAPL', '2026-11-24T15:29:59.900000Z', '189.00', '300'],
-] as const
-
-async function setup(t: import('node:test').TestContext) {
-  const database = await createTestDatabase()
-  t.after(() => database.drop())
-  const db = connectPostgres(database.url)
-  t.after(() => db.close())
-  await migrate(db)
-  const items: BatchItem[] = trades.map(([symbol, ts, price, size], i) => {
-    const value = Buffer.from(
-      encodeTrade({ v: 1, type: 'trade', symbol, ts, price, size, source: 'test', id: `t${i}` }),
-    )
-    const c = classify({
-      topic: 'ticks',
-      partition: 0,
-      offset: BigInt(i),
-      key: symbol,
-      value,
-      timestamp: 0,
-      headers: {},
-    })
-    assert.ok(c.ok)
-    return { topic: 'ticks', partition: 0, offset: BigInt(i), tick: c.tick }
-  })
-  const store = new TickStore(db)
-  await store.writeBatch('g', items.slice(0, 5))
-  await store.writeBatch('g', items.slice(5))
-  const hub = new LiveHub()
-  const app = await buildApp({ metrics: createMetrics({ defaultMetrics: false }), db, hub })
-  t.after(() => app.close())
-  return { app, db, hub }
-}
+import { setup } from '../support/api.ts'
+import { loadConfig } from '../../src/config/load.ts'
 
 test('bars, trades, symbols and quotes return exact values from PostgreSQL', async (t) => {
   const { app } = await setup(t)
@@ -99,6 +53,7 @@ test('bars, trades, symbols and quotes return exact values from PostgreSQL', asy
       },
     ],
     nextCursor: null,
+    prevCursor: null,
   })
   const daily = (await app.inject('/api/v1/bars?symbol=AAPL&interval=1d')).json<{
     data: Record<string, string>[]
@@ -247,4 +202,145 @@ test('a bad stream parameter is refused before the upgrade', async (t) => {
   const res = await app.inject('/api/v1/stream?symbols=bad%20symbol')
   assert.equal(res.statusCode, 400)
   assert.equal(res.json<{ param: string }>().param, 'symbols')
+})
+
+type Page<R> = { data: R[]; nextCursor: string | null; prevCursor: string | null }
+
+test('order=desc with limit gives the latest N; cursors page forward and back in either order', async (t) => {
+  const { app } = await setup(t)
+  const get = async <R>(url: string): Promise<Page<R>> => {
+    const res = await app.inject(url)
+    assert.equal(res.statusCode, 200, `${url}: ${res.body}`)
+    return res.json<Page<R>>()
+  }
+  const latest = await get<{ bucket: string }>('/api/v1/bars?symbol=AAPL&interval=1m&order=desc&limit=2')
+  assert.deepEqual(
+    latest.data.map((b) => b.bucket),
+    ['2026-11-24T15:31:00Z', '2026-11-24T15:30:00Z'],
+  )
+  const older = await get<{ bucket: string }>(
+    `/api/v1/bars?symbol=AAPL&interval=1m&order=desc&limit=2&cursor=${latest.nextCursor}`,
+  )
+  assert.deepEqual(
+    older.data.map((b) => b.bucket),
+    ['2026-11-24T15:29:00Z'],
+  )
+  assert.equal(older.nextCursor, null)
+  const back = await get<{ bucket: string }>(
+    `/api/v1/bars?symbol=AAPL&interval=1m&order=desc&limit=2&cursor=${older.prevCursor}`,
+  )
+  assert.deepEqual(back.data, latest.data)
+  assert.equal(back.prevCursor, null)
+
+  // Trades: four AAPL trades, pages of two, newest first, then back again.
+  const t1 = await get<{ price: string }>('/api/v1/trades?symbol=AAPL&order=desc&limit=2')
+  assert.deepEqual(
+    t1.data.map((x) => x.price),
+    ['188.90', '189.50'],
+  )
+  assert.equal(t1.prevCursor, null)
+  const t2 = await get<{ price: string }>(
+    `/api/v1/trades?symbol=AAPL&order=desc&limit=2&cursor=${t1.nextCursor}`,
+  )
+  assert.deepEqual(
+    t2.data.map((x) => x.price),
+    ['189.10', '189.00'],
+  )
+  const t1again = await get<{ price: string }>(
+    `/api/v1/trades?symbol=AAPL&order=desc&limit=2&cursor=${t2.prevCursor}`,
+  )
+  assert.deepEqual(t1again.data, t1.data)
+  // Ascending, the last page's prevCursor leads back to the first page.
+  const a1 = await get<{ price: string }>('/api/v1/trades?symbol=AAPL&limit=3')
+  const a2 = await get<{ price: string }>(`/api/v1/trades?symbol=AAPL&limit=3&cursor=${a1.nextCursor}`)
+  assert.deepEqual(
+    a2.data.map((x) => x.price),
+    ['188.90'],
+  )
+  const a1again = await get<{ price: string }>(`/api/v1/trades?symbol=AAPL&limit=3&cursor=${a2.prevCursor}`)
+  assert.deepEqual(a1again.data, a1.data)
+  // The daily series: limit=1 with desc is the latest day, not the first.
+  const day = await get<{ bucket: string }>('/api/v1/bars?symbol=AAPL&interval=1d&order=desc&limit=1')
+  assert.deepEqual(
+    day.data.map((b) => b.bucket),
+    ['2026-11-24T00:00:00Z'],
+  )
+})
+
+test('symbols match in any case; from/to take epoch milliseconds; messages are sentences, not patterns', async (t) => {
+  const { app } = await setup(t)
+  const upper = await app.inject('/api/v1/trades?symbol=AAPL')
+  const lower = await app.inject('/api/v1/trades?symbol=aapl')
+  assert.equal(lower.statusCode, 200)
+  assert.deepEqual(lower.json(), upper.json())
+  assert.equal(lower.json<Page<unknown>>().data.length, 4)
+  const quotes = (await app.inject('/api/v1/quotes/latest?symbols=msft,Aapl')).json<{
+    data: { symbol: string }[]
+  }>()
+  assert.deepEqual(quotes.data.map((q) => q.symbol).sort(), ['AAPL', 'MSFT'])
+
+  const iso = await app.inject('/api/v1/trades?symbol=AAPL&from=2026-11-24T15:30:00Z&to=2026-11-24T15:31:00Z')
+  const from = Date.parse('2026-11-24T15:30:00Z')
+  const epoch = await app.inject(`/api/v1/trades?symbol=AAPL&from=${from}&to=${from + 60_000}`)
+  assert.equal(epoch.statusCode, 200)
+  assert.deepEqual(epoch.json(), iso.json())
+  assert.deepEqual(
+    epoch.json<Page<{ price: string }>>().data.map((x) => x.price),
+    ['189.10', '189.50'],
+  )
+  // An offset is honoured: 16:30+01:00 is 15:30Z.
+  const offset = await app.inject(
+    `/api/v1/trades?symbol=AAPL&from=${encodeURIComponent('2026-11-24T16:30:00+01:00')}&to=${encodeURIComponent('2026-11-24T16:31:00+01:00')}`,
+  )
+  assert.deepEqual(offset.json(), iso.json())
+
+  for (const url of [
+    '/api/v1/trades?symbol=AA%20PL',
+    '/api/v1/bars?symbol=AAPL&interval=1m&from=yesterday',
+    '/api/v1/bars?symbol=AAPL&interval=1m&cursor=***',
+    '/api/v1/quotes/latest?symbols=AAPL,,',
+  ]) {
+    const res = await app.inject(url)
+    assert.equal(res.statusCode, 400, url)
+    const { message } = res.json<{ message: string }>()
+    assert.doesNotMatch(message, /[\\^$[\]{}]/, `${url}: ${message}`)
+    assert.ok(message.split(' ').length >= 5, `${url}: ${message}`)
+  }
+})
+
+test('HTTP_CORS_ORIGINS allows the listed browser origins only; none by default', async (t) => {
+  assert.deepEqual(loadConfig({ env: {}, dotenvPath: '/nonexistent' }).httpCorsOrigins, [])
+  assert.deepEqual(
+    loadConfig({
+      env: { HTTP_CORS_ORIGINS: 'https://a.example, http://127.0.0.1:5173' },
+      dotenvPath: '/nonexistent',
+    }).httpCorsOrigins,
+    ['https://a.example', 'http://127.0.0.1:5173'],
+  )
+  assert.throws(
+    () => loadConfig({ env: { HTTP_CORS_ORIGINS: 'not an origin' }, dotenvPath: '/nonexistent' }),
+    /HTTP_CORS_ORIGINS/,
+  )
+  const { app, db } = await setup(t)
+  const origin = { origin: 'https://a.example' }
+  const closed = await app.inject({ url: '/api/v1/symbols', headers: origin })
+  assert.equal(closed.headers['access-control-allow-origin'], undefined)
+  const open = await buildApp({
+    metrics: createMetrics({ defaultMetrics: false }),
+    db,
+    corsOrigins: ['https://a.example'],
+  })
+  t.after(() => open.close())
+  const allowed = await open.inject({ url: '/api/v1/symbols', headers: origin })
+  assert.equal(allowed.statusCode, 200)
+  assert.equal(allowed.headers['access-control-allow-origin'], 'https://a.example')
+  const preflight = await open.inject({
+    method: 'OPTIONS',
+    url: '/api/v1/bars',
+    headers: { ...origin, 'access-control-request-method': 'GET' },
+  })
+  assert.equal(preflight.statusCode, 204)
+  assert.equal(preflight.headers['access-control-allow-origin'], 'https://a.example')
+  const other = await open.inject({ url: '/api/v1/symbols', headers: { origin: 'https://evil.example' } })
+  assert.equal(other.headers['access-control-allow-origin'], undefined)
 })

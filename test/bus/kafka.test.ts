@@ -48,6 +48,7 @@ test('messages produced to the real broker are read back exactly, in key order',
   const partitionOf = new Map<string, number>()
   const lastSeq = new Map<string, number>()
   for (const m of received) {
+    assert.ok(m.key !== null, 'every message keeps its key')
     const p = partitionOf.get(m.key)
     if (p === undefined) partitionOf.set(m.key, m.partition)
     else assert.equal(m.partition, p, `${m.key} moved partition`)

@@ -36,7 +36,7 @@ test('the dashboard shows live candles, tickers and pipeline health', async (t) 
   t.after(() => void up.child.kill('SIGKILL'))
   let address = ''
   for (const deadline = Date.now() + 30_000; !address; await sleep(100)) {
-    address = /"address":"(http:\/\/[^"]+)"/.exec(up.output())?.[1] ?? ''
+    address = /dashboard (http:\/\/[^/\s]+)/.exec(up.output())?.[1] ?? ''
     assert.ok(Date.now() < deadline, `tickflow up did not start: ${up.output()}`)
   }
   await sleep(2000) // a couple of seconds of trades, so the first page load has bars
@@ -58,7 +58,10 @@ test('the dashboard shows live candles, tickers and pipeline health', async (t) 
   const page = await browser.newPage({ viewport: { width: 1400, height: 800 } })
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
-  await page.goto(`${address}/?symbol=AAPL`)
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`)
+  })
+  await page.goto(`${address}/?symbol=AAPL&interval=1s`)
   // Browser-side code is passed as strings: it runs in the page, not in Node.
   const read = (): Promise<PageState> =>
     page.evaluate<PageState>('({ ...window.__tickflow, tickers: undefined })')
@@ -88,7 +91,7 @@ test('the dashboard shows live candles, tickers and pipeline health', async (t) 
     ['AAPL', 'MSFT', 'NVDA'],
     JSON.stringify(tickers),
   )
-  for (const row of tickers) assert.match(row, /^[A-Z]{4}\d+\.\d{2}[+-]\d+\.\d{2}%[\d,]+$/)
+  for (const row of tickers) assert.match(row, /^[A-Z]{4}\d+\.\d{2}[+-]\d+\.\d{2}%[\d,.]+[KMBT]?$/)
   await page.waitForFunction(
     `/[1-9]/.test(document.querySelector('[data-metric="persist"]')?.textContent ?? '')`,
     undefined,

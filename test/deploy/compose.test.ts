@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { Ajv2019 } from 'ajv/dist/2019.js'
 import { root, serverProperties } from '../support/kafka.ts'
-import { settings } from '../../src/config/schema.ts'
+import { allSettings } from '../../src/cli/settings.ts'
 import { loadConfig } from '../../src/config/load.ts'
 
 interface Service {
@@ -64,7 +64,7 @@ test('compose.yml and compose.cluster.yml validate against the Compose Specifica
 })
 
 test('every variable the tickflow services read exists in the configuration schema and in .env.example', () => {
-  const known = new Set(settings.flatMap((s) => (s.env ? [s.env] : [])))
+  const known = new Set(allSettings.flatMap((s) => (s.env ? [s.env] : [])))
   const example = new Set([...read('.env.example').matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]!))
   const compose = load('compose.yml')
   for (const name of ['migrate', 'ingest', 'process', 'serve']) {
@@ -76,7 +76,7 @@ test('every variable the tickflow services read exists in the configuration sche
   }
   for (const key of known) assert.ok(example.has(key), `${key} is missing from .env.example`)
   // Secrets come from the environment only: none has a value in the files.
-  for (const s of settings.filter((x) => x.secret && x.env))
+  for (const s of allSettings.filter((x) => x.secret && x.env))
     assert.match(read('.env.example'), new RegExp(`^${s.env}=$`, 'm'))
   assert.doesNotMatch(read('compose.yml'), /PASSWORD: [^$\s]/)
 })
@@ -88,7 +88,10 @@ test('ports, topic and scrape targets agree between compose, prometheus.yml and 
   assert.equal(base.HTTP_PORT, String(defaults.httpPort))
   assert.match(base.KAFKA_TOPIC!, new RegExp(`:-${defaults.kafkaTopic}\\}$`))
   assert.match(base.KAFKA_GROUP_ID!, new RegExp(`:-${defaults.kafkaGroupId}\\}$`))
-  assert.deepEqual(compose.services.serve!.ports, [`${defaults.httpPort}:${defaults.httpPort}`])
+  // Published on every address at the default port unless PUBLISH_ADDRESS / API_PUBLISH_PORT say otherwise.
+  assert.deepEqual(compose.services.serve!.ports, [
+    `\${PUBLISH_ADDRESS:-0.0.0.0}:\${API_PUBLISH_PORT:-${defaults.httpPort}}:${defaults.httpPort}`,
+  ])
   assert.deepEqual(compose.services.process!.command, ['process'])
   assert.match(
     compose.services.process!.environment!.NODE_OPTIONS!,
@@ -111,16 +114,27 @@ test('ports, topic and scrape targets agree between compose, prometheus.yml and 
     'tickflow-ingest': [`ingest:${defaults.httpPort}`],
     'tickflow-process': [`process:${defaults.httpPort}`],
     'tickflow-serve': [`serve:${defaults.httpPort}`],
+    spark: ['spark:9464'],
     kafka: ['kafka:7071'],
   })
   assert.match(read('deploy/kafka/entrypoint.sh'), /jmx_prometheus_javaagent-1\.0\.1\.jar=0\.0\.0\.0:7071:/)
-  for (const s of ['kafka', 'postgres', 'ingest', 'process', 'serve', 'prometheus', 'grafana'])
+  for (const s of [
+    'kafka',
+    'postgres',
+    'schema-registry',
+    'ingest',
+    'process',
+    'serve',
+    'prometheus',
+    'grafana',
+  ])
     assert.equal(compose.services[s]!.restart, 'unless-stopped', s)
-  for (const s of ['kafka', 'postgres'])
+  for (const s of ['kafka', 'postgres', 'schema-registry'])
     assert.ok(compose.services[s]!.healthcheck, `${s} has no health check`)
   assert.deepEqual(compose.services.process!.depends_on, {
     kafka: { condition: 'service_healthy' },
     postgres: { condition: 'service_healthy' },
+    'schema-registry': { condition: 'service_healthy' },
     migrate: { condition: 'service_completed_successfully' },
   })
   const cluster = load('compose.cluster.yml')

@@ -1,16 +1,16 @@
 // A 3-broker KRaft cluster on loopback (replication 3, min.insync.replicas 2): one broker is killed
 // mid-run; producer (acks=all) and processor carry on with the other two and nothing is lost.
-// Two client behaviours made this stall before the bus worked around them (src/bus/kafka.ts): a
+// Two client behaviours made this stall before the bus worked around them (src/bus/kafka-workarounds.ts): a
 // produce request spanning partitions whose new leaders differ, retried against one of them for
 // ever; and a consumer that keeps a dead group coordinator.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { execFileSync } from 'node:child_process'
 import { root } from '../support/kafka.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { startCli } from '../support/cli.ts'
+import { waitFor, waitGroupMembers, waitProduced } from '../support/wait.ts'
 import { assertExact, expectedChecksum, ingestArgs, ownServices } from '../support/scenario.ts'
 
 test('3-broker cluster, one broker killed mid-run: nothing lost or duplicated', async (t) => {
@@ -26,10 +26,11 @@ test('3-broker cluster, one broker killed mid-run: nothing lost or duplicated', 
   )
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
-  await sleep(4000)
+  const brokers = kafka.brokers.split(',')
+  await waitGroupMembers(brokers, 'proc', 'ticks', 1, 180_000, proc.output)
   const ingest = startCli(ingestArgs(120_000, 10_000, 25), env)
   t.after(() => void ingest.child.kill('SIGKILL'))
-  await sleep(4000)
+  await waitProduced(brokers, 'ticks', 30_000, 120_000, ingest.output) // a quarter of the stream
   // The broker to crash is the group's coordinator: it also leads partitions, so the producer
   // loses leaders and the processor loses its group coordinator at once.
   const coordinator = groupCoordinator(kafka.brokers.split(',')[0]!, 'proc')
@@ -46,11 +47,17 @@ test('3-broker cluster, one broker killed mid-run: nothing lost or duplicated', 
   t.after(() => db.close())
   // Waits on the database, not the admin API: with a broker down, the client's metadata requests
   // can fail for a while (seen with @platformatic/kafka 2.12.1), while produce and fetch go on.
-  for (const deadline = Date.now() + 120_000; ; await sleep(250)) {
-    const [n] = await db.query<{ n: string }>('select count(*)::text as n from ticks')
-    if (n!.n === '120000') break
-    assert.ok(Date.now() < deadline, `stored ${n!.n} of 120000: ${proc.output()}`)
-  }
+  let stored = ''
+  await waitFor(
+    async () => {
+      const [n] = await db.query<{ n: string }>('select count(*)::text as n from ticks')
+      stored = n!.n
+      return stored === '120000'
+    },
+    120_000,
+    () => `120000 ticks stored (have ${stored}): ${proc.output()}`,
+    250,
+  )
   t.diagnostic(`stored all 120000 trades ${Date.now() - killedAt} ms after the broker was killed`)
   proc.child.kill('SIGTERM')
   assert.equal((await proc.exited).code, 0, proc.output())

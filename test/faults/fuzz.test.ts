@@ -8,7 +8,7 @@ import { createKafkaBus } from '../../src/bus/kafka.ts'
 import type { OutMessage } from '../../src/bus/types.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrate.ts'
-import { encodeTrade } from '../../src/processor/trade.ts'
+import { encodeTrade } from '../../src/domain/trade.ts'
 import { simulate } from '../../src/sources/simulator.ts'
 import { buildApp } from '../../src/api/app.ts'
 import { createMetrics } from '../../src/metrics/registry.ts'
@@ -88,6 +88,9 @@ test('random and malformed messages never crash the processor and are all dead-l
     KAFKA_TOPIC: topic,
     KAFKA_GROUP_ID: 'fuzz',
     DATABASE_URL: database.url,
+    // Far below the topic's limit, so the 70 KB messages reach the processor and are judged by
+    // size before anything else.
+    TICKFLOW_MAX_MESSAGE_BYTES: '65536',
   }
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
@@ -103,6 +106,13 @@ test('random and malformed messages never crash the processor and are all dead-l
   assert.equal(dead!.n, '1500')
   const reasons = await db.query<{ reason: string }>('select distinct reason from dead_letters order by 1')
   assert.ok(reasons.length >= 3, JSON.stringify(reasons))
+  const oversized = bad.filter((m) => m.value.length > 65_536).length
+  assert.ok(oversized > 100, `${oversized} oversized messages generated`)
+  const [big] = await db.query<{ n: string; sized: string }>(
+    `select count(*)::text as n, count(*) filter (where detail ~ '^7[0-9]{4} bytes > 65536')::text as sized
+     from dead_letters where reason = 'oversized'`,
+  )
+  assert.deepEqual(big, { n: String(oversized), sized: String(oversized) })
 })
 
 test('random query strings into the API: only 200 or 400, never 5xx', async (t) => {

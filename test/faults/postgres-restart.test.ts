@@ -8,6 +8,7 @@ import { freePort } from '../support/topics.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { startCli } from '../support/cli.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
+import { waitGroupMembers, waitProduced } from '../support/wait.ts'
 import { assertExact, expectedChecksum, ingestArgs, waitCaughtUp } from '../support/scenario.ts'
 
 test('PostgreSQL restarted mid-run: the processor retries with backoff and resumes, exact result', async (t) => {
@@ -24,10 +25,12 @@ test('PostgreSQL restarted mid-run: the processor retries with backoff and resum
   }
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
-  await sleep(3000)
+  await waitGroupMembers(testBrokers(), 'proc', topic, 1, 180_000, proc.output)
   const ingest = startCli(ingestArgs(120_000, 10_000, 22), env)
-  await sleep(4000)
+  await waitProduced(testBrokers(), topic, 30_000, 120_000, ingest.output) // a quarter of the stream
   pg.stopNow() // fast shutdown: open transactions are rolled back
+  // Not a wait for a state: PostgreSQL stays down for a while, so the processor's writes fail
+  // and must be retried.
   await sleep(3000)
   pg.startNow()
   assert.equal((await ingest.exited).code, 0, ingest.output())

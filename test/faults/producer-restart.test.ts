@@ -5,10 +5,9 @@
 // downstream anyway; trade ids catch it exactly, for every source that has ids.)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { connectPostgres } from '../../src/store/db.ts'
-import { createKafkaBus } from '../../src/bus/kafka.ts'
 import { createTestDatabase } from '../support/postgres.ts'
+import { waitProduced } from '../support/wait.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
 import { startCli, runCli } from '../support/cli.ts'
 import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
@@ -35,16 +34,13 @@ test('producer SIGKILLed mid-replay and restarted: every recorded trade stored o
   // The recording spans about six minutes: at 60× it takes about six seconds to replay.
   const first = startCli(['replay', feed.path, '--speed', '60'], env)
   // Kill it once part of the recording is in the topic (and well before the end).
-  const bus = createKafkaBus({ brokers: testBrokers() })
-  t.after(() => bus.close())
-  for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
-    const end = await bus.endOffsets(topic).catch(() => new Map<number, bigint>())
-    if (
-      [...end.values()].reduce((a, b) => a + b, 0n) >= BigInt(Math.min(1000, Math.floor(trades.length / 3)))
-    )
-      break
-    assert.ok(Date.now() < deadline, `the first replay produced nothing: ${first.output()}`)
-  }
+  await waitProduced(
+    testBrokers(),
+    topic,
+    Math.min(1000, Math.floor(trades.length / 3)),
+    60_000,
+    first.output,
+  )
   first.child.kill('SIGKILL')
   await first.exited
   const second = await runCli(['replay', feed.path, '--speed', '0'], env)

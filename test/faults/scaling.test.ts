@@ -3,12 +3,12 @@
 // processors on this machine is measured and printed.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { createTestDatabase } from '../support/postgres.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
 import { startCli, runCli, type CliProcess } from '../support/cli.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
+import { waitGroupMembers, waitProduced } from '../support/wait.ts'
 import { assertExact, expectedChecksum, ingestArgs, waitCaughtUp } from '../support/scenario.ts'
 
 test('processors scale 1 → 3 → 1 mid-run without losing or duplicating a trade', async (t) => {
@@ -27,11 +27,14 @@ test('processors scale 1 → 3 → 1 mid-run without losing or duplicating a tra
   }
   const procs: CliProcess[] = [startCli(['process'], env)]
   t.after(() => procs.forEach((p) => p.child.kill('SIGKILL')))
-  await sleep(3000)
+  const output = (): string => procs.map((p) => p.output()).join('\n')
+  await waitGroupMembers(brokers, 'scale', topic, 1, 180_000, output)
   const ingest = startCli(ingestArgs(160_000, 10_000, 23), env)
-  await sleep(3000)
+  await waitProduced(brokers, topic, 30_000, 120_000, ingest.output)
   procs.push(startCli(['process'], env), startCli(['process'], env))
-  await sleep(6000)
+  // All three share the partitions, and work together on a good part of the stream.
+  await waitGroupMembers(brokers, 'scale', topic, 3, 180_000, output)
+  await waitProduced(brokers, topic, 90_000, 120_000, ingest.output)
   procs[1]!.child.kill('SIGTERM') // leaves the group cleanly
   procs[2]!.child.kill('SIGKILL') // vanishes: the group notices by session timeout
   assert.equal((await procs[1]!.exited).code, 0, procs[1]!.output())

@@ -87,20 +87,20 @@ test('a bad flag or variable stops tickflow with one line naming it', async () =
   assert.equal(flag.code, 2)
   assert.equal(
     flag.output.trim(),
-    'tickflow: invalid --rate: "fast" Invalid input: expected number, received NaN',
+    'tickflow: invalid --rate: "fast" Invalid input: expected number, received NaN [TF_CONFIG]',
   )
   const env = await runCli(['up'], { ...noServices, HTTP_PORT: '70000' })
   assert.equal(env.code, 2)
   assert.equal(
     env.output.trim(),
-    'tickflow: invalid HTTP_PORT: "70000" Too big: expected number to be <=65535',
+    'tickflow: invalid HTTP_PORT: "70000" Too big: expected number to be <=65535 [TF_CONFIG]',
   )
   const unknown = await runCli(['up', '--colour'], noServices)
   assert.equal(unknown.code, 2)
-  assert.equal(unknown.output.trim(), "tickflow: unknown option '--colour'")
+  assert.equal(unknown.output.trim(), "tickflow: unknown option '--colour' [TF_USAGE]")
   const key = await runCli(['up', '--source', 'finnhub'], { ...noServices, FINNHUB_API_KEY: '' })
   assert.equal(key.code, 2)
-  assert.equal(key.output.trim(), 'tickflow: --source finnhub needs FINNHUB_API_KEY')
+  assert.equal(key.output.trim(), 'tickflow: --source finnhub needs FINNHUB_API_KEY [TF_CONFIG]')
   const secret = await runCli(['doctor'], { ...noServices, DATABASE_URL: 'not a url with password hunter2' })
   assert.equal(secret.code, 2)
   assert.doesNotMatch(secret.output, /hunter2/)

@@ -10,8 +10,9 @@ import type { BusMessage, OutMessage } from '../../src/bus/types.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { storedOffsets } from '../../src/store/ticks.ts'
 import { simulate } from '../../src/sources/simulator.ts'
-import { encodeTrade, type Trade } from '../../src/processor/trade.ts'
+import { encodeTrade, type Trade } from '../../src/domain/trade.ts'
 import { createTestDatabase } from '../support/postgres.ts'
+import { waitFor } from '../support/wait.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
 import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
 import { checkBars } from '../support/bars.ts'
@@ -120,6 +121,7 @@ test('bad input is dead-lettered with its reason, ticks hold exactly the valid t
       }
     }
     await producer.send(topic, msgs)
+    // Pacing, not a wait for a state: the kills below fall at varied moments of the stream.
     await sleep(200 + Math.random() * 400)
     if (i % 3 === 1) {
       proc.child.kill('SIGKILL')
@@ -131,12 +133,15 @@ test('bad input is dead-lettered with its reason, ticks hold exactly the valid t
   expectedDead.sort()
 
   const end = await bus.endOffsets(topic)
-  for (const deadline = Date.now() + 120_000; ;) {
-    const stored = await storedOffsets(db, group, topic).catch(() => new Map<number, bigint>())
-    if ([...end].every(([p, e]) => (stored.get(p) ?? 0n) >= e)) break
-    assert.ok(Date.now() < deadline, `not caught up: ${proc.output()}`)
-    await sleep(250)
-  }
+  await waitFor(
+    async () => {
+      const stored = await storedOffsets(db, group, topic).catch(() => new Map<number, bigint>())
+      return [...end].every(([p, e]) => (stored.get(p) ?? 0n) >= e)
+    },
+    120_000,
+    () => `the processor to catch up: ${proc.output()}`,
+    250,
+  )
   proc.child.kill('SIGTERM')
   assert.equal((await proc.exited).code, 0, proc.output())
   assert.equal(kills, 3)

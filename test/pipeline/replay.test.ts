@@ -4,7 +4,6 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { openPglite, connectPostgres } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
@@ -13,6 +12,7 @@ import { runCli, startCli } from '../support/cli.ts'
 import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
 import { binanceCsvTrades, binanceFeedTrades, dataFile } from '../support/data.ts'
 import { createTestDatabase } from '../support/postgres.ts'
+import { waitFor } from '../support/wait.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
 import { checkBars } from '../support/bars.ts'
 
@@ -70,12 +70,15 @@ test('tickflow replay through Kafka into PostgreSQL stores exactly the recorded 
   const bus = createKafkaBus({ brokers: testBrokers() })
   t.after(() => bus.close())
   const end = await bus.endOffsets(topic)
-  for (const deadline = Date.now() + 60_000; ;) {
-    const stored = await storedOffsets(db, `g-${topic}`, topic).catch(() => new Map<number, bigint>())
-    if (end.size > 0 && [...end].every(([p, e]) => (stored.get(p) ?? 0n) >= e)) break
-    assert.ok(Date.now() < deadline, `not caught up: ${proc.output()}`)
-    await sleep(200)
-  }
+  await waitFor(
+    async () => {
+      const stored = await storedOffsets(db, `g-${topic}`, topic).catch(() => new Map<number, bigint>())
+      return end.size > 0 && [...end].every(([p, e]) => (stored.get(p) ?? 0n) >= e)
+    },
+    60_000,
+    () => `the processor to catch up: ${proc.output()}`,
+    200,
+  )
   proc.child.kill('SIGTERM')
   assert.equal((await proc.exited).code, 0, proc.output())
   await migrate(db)

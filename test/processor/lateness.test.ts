@@ -1,11 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Watermarks, bucketStart, bucketEnd } from '../../src/processor/lateness.ts'
-import type { Tick } from '../../src/processor/validate.ts'
+import type { Tick } from '../../src/domain/types.ts'
+import { parseMicros } from '../../src/domain/time.ts'
 
 const tick = (symbol: string, ts: string): Tick => ({
   symbol,
   ts,
+  micros: parseMicros(ts)!,
   tsMs: Date.parse(ts),
   price: '1',
   size: '1',

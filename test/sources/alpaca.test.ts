@@ -25,9 +25,11 @@ function script(): { frames: string[]; expected: string[] } {
     const msgs: unknown[] = []
     for (const [j, S] of symbols.entries()) {
       const [p, text] = prices[(i + j) % prices.length]!
-      msgs.push({ T: 't', i: 96921 + i, S, x: j ? 'V' : 'D', p, s: 100 + j, t: ts, c: ['@', 'I'], z: 'C' })
+      // Tape C codes are UTP's, tape A's CTA's; a blank code is the regular sale.
+      const [c, z, conditions] = j ? [[' ', 'M'], 'A', 'CTA:@,CTA:M'] : [['@', 'I'], 'C', 'UTP:@,UTP:I']
+      msgs.push({ T: 't', i: 96921 + i, S, x: j ? 'V' : 'D', p, s: 100 + j, t: ts, c, z })
       expected.push(
-        `${S}|2021-02-22T15:51:44.${ns.slice(0, 6)}Z|${text}|${100 + j}|${S}:${j ? 'V' : 'D'}:2021-02-22:${96921 + i}`,
+        `${S}|2021-02-22T15:51:44.${ns.slice(0, 6)}Z|${text}|${100 + j}|${S}:${j ? 'V' : 'D'}:2021-02-22:${96921 + i}|${conditions}`,
       )
     }
     msgs.push({
@@ -49,12 +51,24 @@ function script(): { frames: string[]; expected: string[] } {
   return { frames, expected }
 }
 
-const row = (t: { symbol: string; ts: string; price: string; size: string; id?: string }): string =>
-  `${t.symbol}|${t.ts}|${t.price}|${t.size}|${t.id}`
+const row = (t: {
+  symbol: string
+  ts: string
+  price: string
+  size: string
+  id?: string
+  conditions?: string[]
+}): string => `${t.symbol}|${t.ts}|${t.price}|${t.size}|${t.id}|${t.conditions?.join(',')}`
 
 test('alpaca: auth, subscribe, exact trades; a drop mid-stream resubscribes and repeats nothing', async (t) => {
   const { frames, expected } = script()
-  const garbage = ['{"T":"t"}', '[{"T":"t","S":"AAPL","p":"1","s":1,"t":"x","i":1}]', 'nonsense', '[null]']
+  const garbage = [
+    '{"T":"t"}',
+    '[{"T":"t","S":"AAPL","p":"1","s":1,"t":"x","i":1}]',
+    'nonsense',
+    '[null]',
+    '[{"T":"t","S":"AAPL","p":1,"s":1,"t":"2021-02-22T15:51:44Z","i":7,"c":"I","z":"C"}]',
+  ]
   frames.splice(3, 0, ...garbage)
   const server = await startAlpacaServer({ key: KEY, secret: SECRET, frames, dropAt: 20, overlap: 3 })
   t.after(() => server.close())
@@ -79,6 +93,7 @@ test('alpaca: auth, subscribe, exact trades; a drop mid-stream resubscribes and 
     size: '100',
     source: 'alpaca',
     id: 'AAPL:D:2021-02-22:96921',
+    conditions: ['UTP:@', 'UTP:I'],
   })
   assert.equal(source.stats.malformed, garbage.length)
   assert.equal(source.stats.duplicates, 3 * 2)

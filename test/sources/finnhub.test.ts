@@ -25,21 +25,29 @@ function script(): { frames: string[]; expected: string[] } {
     for (let j = 0; j <= i % 3; j++) {
       const [p, text] = prices[(i + j) % prices.length]!
       const x = { s: j % 2 ? 'BINANCE:BTCUSDT' : 'AAPL', p, t: t0 + i * 7 + j, v: j === 2 ? 0.25 : 100 + i }
-      batch.push(x)
-      expected.push(`${x.s}|${new Date(x.t).toISOString().replace('Z', '000Z')}|${text}|${x.v}`)
+      // Finnhub's own condition numbers, kept under its name.
+      const c = j === 0 ? ['1', String(8 + (i % 3))] : []
+      batch.push({ ...x, c })
+      const conditions = c.map((k) => `finnhub:${k}`).join(',')
+      expected.push(`${x.s}|${new Date(x.t).toISOString().replace('Z', '000Z')}|${text}|${x.v}|${conditions}`)
     }
     frames.push(finnhubTrades(batch))
   }
   return { frames, expected }
 }
 
-const row = (t: { symbol: string; ts: string; price: string; size: string }): string =>
-  `${t.symbol}|${t.ts}|${t.price}|${t.size}`
+const row = (t: { symbol: string; ts: string; price: string; size: string; conditions?: string[] }): string =>
+  `${t.symbol}|${t.ts}|${t.price}|${t.size}|${t.conditions?.join(',') ?? ''}`
 
 test('finnhub: trades with exact prices and event times; a drop mid-stream loses and repeats nothing', async (t) => {
   const { frames, expected } = script()
   const symbols = ['AAPL', 'BINANCE:BTCUSDT']
-  const garbage = ['{"type":"trade","data":[{"s":"AAPL","p":"1.5","t":1,"v":1}]}', '{oops', '{"type":"news"}']
+  const garbage = [
+    '{"type":"trade","data":[{"s":"AAPL","p":"1.5","t":1,"v":1}]}',
+    '{oops',
+    '{"type":"news"}',
+    '{"type":"trade","data":[{"s":"AAPL","p":1.5,"t":1672348887195,"v":1,"c":"1"}]}',
+  ]
   frames.splice(5, 0, ...garbage)
   const server = await startFinnhubServer({ token: TOKEN, symbols, frames, dropAt: 20 })
   t.after(() => server.close())
@@ -57,6 +65,7 @@ test('finnhub: trades with exact prices and event times; a drop mid-stream loses
     price: '122.1',
     size: '100',
     source: 'finnhub',
+    conditions: ['finnhub:1', 'finnhub:8'],
   })
   assert.ok(run.trades.some((x) => x.price === '0.0000012'))
   assert.equal(source.stats.malformed, garbage.length)
@@ -108,7 +117,8 @@ test('finnhub: a rejected token is one fatal error after one connection attempt,
   assert.equal(run.timedOut, false)
   assert.ok(run.error instanceof Error)
   assert.match(run.error.message, /finnhub: the provider rejected the credentials \(HTTP 401\)/)
-  assert.equal((run.error as { code?: string }).code, 'TF_FINNHUB')
+  assert.equal((run.error as { code?: string }).code, 'TF_PROVIDER')
+  assert.equal((run.error as { service?: string }).service, 'finnhub')
   assert.ok(!run.error.message.includes(bad))
   assert.ok(!h.logs.join('\n').includes(bad))
   assert.equal(server.upgrades, 1)

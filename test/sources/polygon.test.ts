@@ -27,15 +27,16 @@ function script(): { frames: string[]; expected: string[] } {
         sym,
         x: 4 + j,
         i: String(12345 + i),
-        z: 3,
+        // Polygon's ids, read by the tape's plan: 8 (closing prints) has no CTA code.
+        z: j ? 1 : 3,
         p,
         s: 100 * (j + 1),
-        c: [0, 12],
+        c: j ? [2, 37, 3, 8] : [0, 12, 2],
         t,
         q: 3681328 + i,
       })
       expected.push(
-        `${sym}|${new Date(t).toISOString().replace('Z', '000Z')}|${text}|${100 * (j + 1)}|${sym}:${4 + j}:2018-09-04:${12345 + i}`,
+        `${sym}|${new Date(t).toISOString().replace('Z', '000Z')}|${text}|${100 * (j + 1)}|${sym}:${4 + j}:2018-09-04:${12345 + i}|${j ? 'CTA:B,CTA:I,CTA:E,polygon:8' : 'UTP:@,UTP:T,UTP:W'}`,
       )
     }
     msgs.push({
@@ -73,12 +74,24 @@ function script(): { frames: string[]; expected: string[] } {
   return { frames, expected }
 }
 
-const row = (t: { symbol: string; ts: string; price: string; size: string; id?: string }): string =>
-  `${t.symbol}|${t.ts}|${t.price}|${t.size}|${t.id}`
+const row = (t: {
+  symbol: string
+  ts: string
+  price: string
+  size: string
+  id?: string
+  conditions?: string[]
+}): string => `${t.symbol}|${t.ts}|${t.price}|${t.size}|${t.id}|${t.conditions?.join(',')}`
 
 test('polygon: auth, subscribe, exact trades; a drop mid-stream resubscribes and repeats nothing', async (t) => {
   const { frames, expected } = script()
-  const garbage = ['[{"ev":"T","sym":"MSFT"}]', '{"ev":"T"}', '[{"ev":"XQ"}]', '[{']
+  const garbage = [
+    '[{"ev":"T","sym":"MSFT"}]',
+    '{"ev":"T"}',
+    '[{"ev":"XQ"}]',
+    '[{',
+    '[{"ev":"T","sym":"MSFT","x":4,"i":"9","z":3,"p":1.5,"s":1,"c":[1.5],"t":1536036818784}]',
+  ]
   frames.splice(2, 0, ...garbage)
   const server = await startPolygonServer({ key: KEY, frames, dropAt: 15, overlap: 2 })
   t.after(() => server.close())
@@ -104,6 +117,7 @@ test('polygon: auth, subscribe, exact trades; a drop mid-stream resubscribes and
     size: '100',
     source: 'polygon',
     id: 'MSFT:4:2018-09-04:12345',
+    conditions: ['UTP:@', 'UTP:T', 'UTP:W'],
   })
   assert.equal(source.stats.malformed, garbage.length)
   assert.equal(source.stats.duplicates, 2 * 2)
@@ -133,7 +147,8 @@ test('polygon: auth_failed is one fatal error after exactly one auth attempt', a
   assert.equal(run.timedOut, false)
   assert.ok(run.error instanceof Error)
   assert.match(run.error.message, /polygon: the provider rejected the credentials \(authentication failed\)/)
-  assert.equal((run.error as { code?: string }).code, 'TF_POLYGON')
+  assert.equal((run.error as { code?: string }).code, 'TF_PROVIDER')
+  assert.equal((run.error as { service?: string }).service, 'polygon')
   assert.ok(!run.error.message.includes(wrong) && !h.logs.join('\n').includes(wrong))
   assert.equal(server.authAttempts, 1)
   assert.equal(server.upgrades, 1)

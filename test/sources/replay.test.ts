@@ -1,9 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { runCli } from '../support/cli.ts'
+import { openPglite } from '../../src/store/db.ts'
 import { normaliseTs, readTrades, replayOptions, type ReplayRecord } from '../../src/sources/replay.ts'
 
 async function collect(file: string, extra: Record<string, unknown> = {}): Promise<ReplayRecord[]> {
@@ -52,7 +54,9 @@ test('CSV with other column names, mapped; gzip detected; bad rows passed on, no
     eventMs: 1723161256322,
   })
   assert.equal('trade' in recs[1]! && recs[1].trade.size, '0.199')
-  assert.deepEqual(recs[2], { raw: ',BTCUSDT,1,1,x', key: 'BTCUSDT' })
+  assert.deepEqual(recs[2], {
+    unparsed: { type: 'unparsed', key: 'BTCUSDT', line: ',BTCUSDT,1,1,x', reason: 'time "" cannot be read' },
+  })
   await assert.rejects(
     collect(file, { columns: { ts: 'nope' } }),
     /column "nope" \(for ts\) is not in the file's header/,
@@ -77,7 +81,14 @@ test('NDJSON with aliases and a Binance feed recording', async (t) => {
     },
     eventMs: Date.parse('2026-11-24T15:30:00.5Z'),
   })
-  assert.deepEqual(recs[1], { raw: '{"broken"', key: '' })
+  assert.deepEqual(recs[1], {
+    unparsed: {
+      type: 'unparsed',
+      key: '',
+      line: '{"broken"',
+      reason: "not JSON: Expected ':' after property name in JSON at position 9 (line 1 column 10)",
+    },
+  })
   const feed = join(dir, 'feed.txt')
   writeFileSync(
     feed,
@@ -101,5 +112,111 @@ test('NDJSON with aliases and a Binance feed recording', async (t) => {
       id: '5266583935',
     },
     eventMs: 1723161256322,
+  })
+})
+
+test(
+  'tickflow replay refuses a file it cannot read with one line, before starting anything',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'no-header.csv'), '2013-10-08 09:30:00.015,185.17,100\n')
+    writeFileSync(join(dir, 'local.csv'), 'symbol,time,price,size\nIBM,2013-10-08 09:30:00.015,185.17,100\n')
+    const cases: [string[], string][] = [
+      [
+        ['no-header.csv', '--symbol', 'IBM'],
+        'tickflow: the first line "2013-10-08 09:30:00.015,185.17,100" looks like data, not a header: give column positions (from 1), e.g. --columns ts=1,price=2,size=3 [TF_REPLAY_COLUMNS]',
+      ],
+      [['missing.csv'], 'tickflow: cannot read replay file "missing.csv": no such file [TF_FILE]'],
+      [
+        ['local.csv'],
+        'tickflow: timestamp "2013-10-08 09:30:00.015" has no time zone: say which zone it is in with --timezone ZONE (an IANA name such as America/New_York, or UTC) [TF_REPLAY_TIME]',
+      ],
+      [
+        ['local.csv', '--timezone', 'Nowhere/City'],
+        'tickflow: invalid --timezone "Nowhere/City": not a known time zone (an IANA name such as America/New_York, or UTC) [TF_CONFIG]',
+      ],
+    ]
+    for (const [args, line] of cases) {
+      const run = await runCli(['replay', ...args], { KAFKA_BROKERS: '', DATABASE_URL: '' }, dir)
+      assert.notEqual(run.code, 0, run.output)
+      assert.equal(run.output.trimEnd(), line)
+      // Refused before the store was opened: no data directory was made.
+      assert.equal(existsSync(join(dir, 'data')), false, args.join(' '))
+    }
+  },
+)
+
+test(
+  'an unparseable replay line is a dead letter (unparsed_record) holding the whole line, not a forged trade',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-unparsed-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    // Longer than the 120 characters the replay used to keep of such a line in a forged trade's id.
+    const broken = `{"s":"AAPL","t":"2026-11-24T15:30:01Z","p":"189.3","q":5,"note":"${'x'.repeat(200)}"`
+    const noPrice = '{"s":"MSFT","t":"2026-11-24T15:30:02Z","q":1}'
+    writeFileSync(
+      join(dir, 'a.ndjson'),
+      ['{"s":"AAPL","t":"2026-11-24T15:30:00Z","p":"189.2","q":100}', broken, noPrice, ''].join('\n'),
+    )
+    const run = await runCli(['replay', 'a.ndjson'], { KAFKA_BROKERS: '', DATABASE_URL: '' }, dir)
+    assert.equal(run.code, 0, run.output)
+    const db = await openPglite(join(dir, 'data/pglite'))
+    t.after(() => db.close())
+    const ticks = await db.query<{ symbol: string; price: string }>('select symbol, price::text from ticks')
+    assert.deepEqual(ticks, [{ symbol: 'AAPL', price: '189.2' }])
+    const dead = await db.query<{ reason: string; detail: string; key: string; line: string }>(
+      'select reason, detail, key, convert_from(payload, \'UTF8\') as line from dead_letters order by "offset"',
+    )
+    assert.deepEqual(dead, [
+      {
+        reason: 'unparsed_record',
+        detail:
+          "not JSON: Expected ',' or '}' after property value in JSON at position 266 (line 1 column 267)",
+        key: '',
+        line: broken,
+      },
+      { reason: 'unparsed_record', detail: 'no price', key: 'MSFT', line: noPrice },
+    ])
+  },
+)
+
+test('a conditions column is read: codes qualified by the tape column, or kept as written with their plan', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'trades.csv')
+  writeFileSync(
+    file,
+    'symbol,ts,price,size,tape,conditions\n' +
+      'AAPL,2026-11-24T20:59:59.1Z,189.20,100,C,"@ F"\n' +
+      'IBM,2026-11-24T20:59:59.2Z,230.00,5,A,I\n' +
+      'AAPL,2026-11-24T21:00:00Z,189.30,5000000,C,M\n' +
+      'AAPL,2026-11-24T21:00:01Z,189.31,10,,UTP:I;UTP:T\n' +
+      'AAPL,2026-11-24T21:00:02Z,189.32,10,C,\n',
+  )
+  const recs = await collect(file)
+  const conditions = recs.map((r) => ('trade' in r ? (r.trade.conditions ?? null) : 'unparsed'))
+  assert.deepEqual(conditions, [['UTP:@', 'UTP:F'], ['CTA:I'], ['UTP:M'], ['UTP:I', 'UTP:T'], null])
+
+  const nd = join(dir, 'trades.ndjson')
+  writeFileSync(
+    nd,
+    '{"s":"AAPL","t":"2026-11-24T21:00:00Z","p":"1.5","q":"3","tape":"B","conditions":["@","4"]}\n',
+  )
+  const [rec] = await collect(nd)
+  assert.deepEqual(rec && 'trade' in rec ? rec.trade.conditions : undefined, ['CTA:@', 'CTA:4'])
+})
+
+test('a bare sale condition without a tape stops the replay with one line instead of a guess', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'trades.csv')
+  writeFileSync(file, 'symbol,ts,price,size,conditions\nAAPL,2026-11-24T21:00:00Z,189.30,100,I\n')
+  await assert.rejects(collect(file), {
+    code: 'TF_REPLAY_COLUMNS',
+    message:
+      'sale condition "I" has no tape: add a tape column (A, B or C), or write the codes with their plan (UTP:I, CTA:I)',
   })
 })

@@ -1,11 +1,12 @@
 // The real recorded market data: the shared data folder beside the project when present, else the
-// small attributed excerpts in test/fixtures (see test/fixtures/README.md).
+// small attributed excerpts in test/fixtures (see test/fixtures/README.md). TICKFLOW_TEST_DATA names
+// the data folder when it is elsewhere (a checkout in another folder).
 import { existsSync, readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { root } from './kafka.ts'
 
-const shared = join(root, '../shared/data')
+const shared = process.env.TICKFLOW_TEST_DATA ?? join(root, '../shared/data')
 
 export function dataFile(name: string): { path: string; full: boolean } {
   const full = join(shared, name)

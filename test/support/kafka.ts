@@ -143,7 +143,8 @@ export async function startKafka(dir: string, specs: KafkaNodeSpec[]): Promise<K
           { stdio: ['ignore', out, out], detached: true },
         )
         child.unref()
-        await waitForPort(spec.port, 60_000)
+        // A JVM broker on two busy cores can take over a minute to listen.
+        await waitForPort(spec.port, 180_000)
       },
       async stop() {
         if (child?.pid && child.exitCode === null && child.signalCode === null) {

@@ -10,7 +10,9 @@ export interface FinnhubServer extends LoopbackServer {
 }
 
 /** A trade message as Finnhub sends it (JSON numbers for price and volume). */
-export function finnhubTrades(trades: { s: string; p: number; t: number; v: number }[]): string {
+export function finnhubTrades(
+  trades: { s: string; p: number; t: number; v: number; c?: string[] }[],
+): string {
   return JSON.stringify({ data: trades.map((x) => ({ c: ['1', '12'], ...x })), type: 'trade' })
 }
 

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream'
 import pino from 'pino'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { createMetrics } from '../../../src/metrics/registry.ts'
-import type { Trade } from '../../../src/processor/trade.ts'
+import { isUnparsed, type Trade } from '../../../src/domain/trade.ts'
 import type { Source, SourceDeps } from '../../../src/sources/types.ts'
 
 export interface Client {
@@ -127,7 +127,10 @@ export async function collect(
   }, timeoutMs)
   try {
     for await (const batch of source.batches()) {
-      trades.push(...batch)
+      for (const r of batch) {
+        if (isUnparsed(r)) throw new Error(`the source passed on an unparsed record: ${r.reason}`)
+        trades.push(r)
+      }
       if (done(trades)) h.stop.abort()
     }
     return { trades, timedOut }

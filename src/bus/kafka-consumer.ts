@@ -1,0 +1,276 @@
+// The bus consumer on Kafka: a consumer group reading from the committed offset (earliest when
+// none), handing out batches of at most maxBatch messages and committing each batch's offsets only
+// after the handler resolved. A client whose stream fails for good is replaced by a new one.
+//
+//   idle ──run()──▶ starting ──stream──▶ reading ──stream failed──▶ replacing ──▶ starting …
+//                        └──────────────────┴─────────close()────────────▶ closing ──▶ closed
+import {
+  Consumer,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  type Message,
+  type MessagesStream,
+} from '@platformatic/kafka'
+import { ServiceError, errorMessage } from '../errors.ts'
+import type { ClientBase } from './kafka-producer.ts'
+import { RefetchFilter, STALL_OPTIONS, watchHeartbeatStall } from './kafka-workarounds.ts'
+import type { BatchHandler, BusConsumer, BusMessage, ConsumerOptions } from './types.ts'
+
+type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>
+type Client = Consumer<Buffer, Buffer, Buffer, Buffer>
+type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>
+
+export type ConsumerPhase = 'idle' | 'starting' | 'reading' | 'replacing' | 'closing' | 'closed'
+
+export class KafkaBusConsumer implements BusConsumer {
+  #phase: ConsumerPhase = 'idle'
+  #client: Client
+  /** The stream being opened or read; a close waits for an opening one before closing it. */
+  #opening: Promise<Stream> | undefined
+  #stream: Stream | undefined
+  #reading: Promise<void> | undefined
+  #closed: Promise<void> | undefined
+  readonly #stop = new AbortController()
+  readonly #commits = new Set<Promise<void>>()
+  readonly #maxBatch: number
+  readonly base: ClientBase
+  readonly options: ConsumerOptions
+  readonly warn: (message: string, err: unknown) => void
+  readonly onClose: () => void
+
+  constructor(
+    base: ClientBase,
+    options: ConsumerOptions,
+    warn: (message: string, err: unknown) => void,
+    onClose: () => void,
+  ) {
+    this.base = base
+    this.options = options
+    this.warn = warn
+    this.onClose = onClose
+    this.#maxBatch = options.maxBatch ?? 5000
+    this.#client = this.#newClient()
+  }
+
+  get phase(): ConsumerPhase {
+    return this.#phase
+  }
+
+  get #stopping(): boolean {
+    return this.#phase === 'closing' || this.#phase === 'closed'
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    // A client whose fetches fail for good (a broker died, leadership moved) is replaced by a new
+    // one after a backoff: uncommitted messages are simply read again, and the store skips what
+    // it already holds.
+    for (let attempt = 0; !this.#stopping; attempt++) {
+      try {
+        this.#phase = 'starting'
+        this.#opening = this.#client.consume({
+          topics: this.options.topics,
+          mode: MessagesStreamModes.COMMITTED,
+          fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+          autocommit: false,
+          highWaterMark: this.#maxBatch * 2,
+        })
+        this.#stream = await this.#opening
+        if (!this.#stopping) this.#phase = 'reading'
+        this.#reading = this.#read(this.#stream, handler)
+        await this.#reading
+        if (this.#stopping) break
+        throw new ServiceError('kafka', 'the Kafka consumer stream ended unexpectedly')
+      } catch (err) {
+        if (this.#stopping) break
+        this.#phase = 'replacing'
+        this.warn('Kafka consumer failed; reconnecting with a new consumer', err)
+        await this.#stream?.close().catch(() => {})
+        await discard(this.#client)
+        await new Promise((r) => setTimeout(r, this.base.retryDelay(undefined, 'consume', attempt)))
+        if (!this.#stopping) this.#client = this.#newClient()
+      }
+    }
+    // A close() requested by the handler finishes (commits flushed, group left) before run resolves.
+    if (this.#closed) await this.#closed
+  }
+
+  /**
+   * Stops after the batch in hand is handled and committed, then leaves the group. May be called
+   * from inside the handler (without awaiting it there).
+   */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#shutdown())
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#phase = 'closing'
+    this.onClose()
+    this.#stop.abort()
+    // A consume() under way hands over its stream first: a client closed under it makes the new
+    // stream fail before anything listens, an uncaught error.
+    await bounded(this.#opening?.catch(() => {}) ?? Promise.resolve(), 10_000)
+    await this.#reading?.catch(() => {})
+    // A commit can hang on a dead coordinator; the offsets that matter are in PostgreSQL.
+    await bounded(Promise.allSettled([...this.#commits]), 10_000)
+    if (this.#stream && !this.#stream.destroyed) await this.#stream.close().catch(() => {})
+    await discard(this.#client)
+    this.#phase = 'closed'
+  }
+
+  #newClient(): Client {
+    return new Consumer({
+      ...this.base,
+      ...STALL_OPTIONS,
+      clientId: `${this.base.clientId}-consumer`,
+      groupId: this.options.groupId,
+      maxWaitTime: 100,
+      // Bytes per fetch (compressed): the client pushes whole fetch responses past its
+      // highWaterMark, so this is what bounds the read-ahead in memory (about 15k trades of ~180
+      // bytes with lz4).
+      maxBytes: 512 * 1024,
+      sessionTimeout: 6000,
+      heartbeatInterval: 1000,
+    })
+  }
+
+  async #read(stream: Stream, handler: BatchHandler): Promise<void> {
+    const batches = new BatchReader(stream, this.#maxBatch)
+    const wake = (): void => batches.wake()
+    this.#stop.signal.addEventListener('abort', wake)
+    const unwatch = watchHeartbeatStall(this.#client, (err) => batches.fail(err))
+    try {
+      for (;;) {
+        const raw = await batches.next(() => this.#stopping)
+        if (!raw) break
+        await handler(raw.map(toBusMessage))
+        // The batch is stored: advance the group. A failed commit only means re-reading; the
+        // store skips what it already holds.
+        this.#commit(raw)
+      }
+    } finally {
+      this.#stop.signal.removeEventListener('abort', wake)
+      unwatch()
+      batches.detach()
+    }
+  }
+
+  #commit(raw: RawMessage[]): void {
+    const last = new Map<string, RawMessage>()
+    for (const r of raw) last.set(`${r.topic}\0${r.partition}`, r)
+    for (const r of last.values()) {
+      const p = r.commit()
+      if (!p) continue
+      const tracked = p.catch((err: unknown) =>
+        this.warn('offset commit failed; the batch will be re-read and skipped', err),
+      )
+      this.#commits.add(tracked)
+      void tracked.finally(() => this.#commits.delete(tracked))
+    }
+  }
+}
+
+/**
+ * Cuts one stream into batches. Flowing mode with explicit pause/resume: at most two batches wait
+ * in memory while the handler (the database) works; reading with read()/'readable' stalled under
+ * that load.
+ */
+class BatchReader {
+  readonly #buffer: RawMessage[] = []
+  readonly #refetch = new RefetchFilter()
+  #failure: unknown
+  #ended = false
+  #wakeUp: (() => void) | undefined
+  readonly #onData = (m: RawMessage): void => {
+    if (!this.#refetch.accept(m)) return
+    this.#buffer.push(m)
+    if (this.#buffer.length >= this.maxBatch * 2) this.stream.pause()
+    if (this.#buffer.length >= this.maxBatch) this.wake()
+    else setImmediate(() => this.wake()) // let the rest of this fetch arrive before a batch is cut
+  }
+  readonly #onError = (err: unknown): void => this.fail(err)
+  readonly #onClose = (): void => {
+    this.#ended = true
+    this.wake()
+  }
+
+  readonly stream: Stream
+  readonly maxBatch: number
+
+  constructor(stream: Stream, maxBatch: number) {
+    this.stream = stream
+    this.maxBatch = maxBatch
+    stream.on('data', this.#onData)
+    stream.on('error', this.#onError)
+    stream.on('close', this.#onClose)
+  }
+
+  wake(): void {
+    const w = this.#wakeUp
+    this.#wakeUp = undefined
+    w?.()
+  }
+
+  /** The first failure wins; the messages already buffered are still handed out. */
+  fail(err: unknown): void {
+    this.#failure ??= err
+    this.wake()
+  }
+
+  /** The next batch; undefined once stopped or the stream ended; throws once it failed. */
+  async next(stopped: () => boolean): Promise<RawMessage[] | undefined> {
+    while (!stopped()) {
+      if (this.#buffer.length > 0) {
+        const raw = this.#buffer.splice(0, this.maxBatch)
+        if (this.stream.isPaused() && this.#buffer.length < this.maxBatch) this.stream.resume()
+        return raw
+      }
+      if (this.#failure !== undefined)
+        throw new ServiceError('kafka', `Kafka consumer failed: ${errorMessage(this.#failure)}`, {
+          cause: this.#failure,
+        })
+      if (this.#ended) return undefined
+      await new Promise<void>((r) => (this.#wakeUp = r))
+    }
+    return undefined
+  }
+
+  detach(): void {
+    this.stream.off('data', this.#onData)
+    this.stream.off('close', this.#onClose)
+    // An error after this reader is gone must not become an uncaught exception.
+    this.stream.off('error', this.#onError)
+    this.stream.on('error', () => {})
+  }
+}
+
+function toBusMessage(m: RawMessage): BusMessage {
+  const headers: Record<string, string> = {}
+  for (const [k, v] of m.headers) headers[k.toString()] = v.toString()
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: m.offset,
+    key: m.key == null ? null : m.key.toString(),
+    value: m.value ?? Buffer.alloc(0),
+    timestamp: Number(m.timestamp),
+    headers,
+  }
+}
+
+function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Leaves the group if the coordinator answers within 5 s, then closes the client's connections
+ * whatever happened, so retry loops still running inside it end instead of living on.
+ */
+async function discard(c: Client): Promise<void> {
+  await bounded(
+    c.close(true).catch(() => {}),
+    5000,
+  )
+  await bounded(new Promise<void>((r) => c.connections.close(() => r())), 5000)
+}

@@ -1,0 +1,158 @@
+// A batch becomes a write plan: the ticks to store, their bar deltas, the dead letters and the next
+// offsets. Pure except for the two questions only the store can answer inside the batch's
+// transaction (which offsets and which trade ids it already holds), asked through PlanContext.
+import type { BatchItem, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
+import { INTERVALS } from '../domain/types.ts'
+import type { AlertFiring, AlertHistory } from '../domain/alerts.ts'
+import type { BatchResult, PlanContext, TickStore } from '../store/ticks.ts'
+import { offsetKey } from '../store/ticks.ts'
+import { aggregate } from './aggregate.ts'
+import { duplicateOf } from './validate.ts'
+import { evaluateAlerts, historyNeeds } from './alerts.ts'
+import { AlertCache } from './alert-cache.ts'
+
+/** The partitions of a batch, each once: the store locks their offsets before the plan is built. */
+export function partitionsOf(items: BatchItem[]): { topic: string; partition: number }[] {
+  const seen = new Map<string, { topic: string; partition: number }>()
+  for (const i of items) {
+    const k = offsetKey(i.topic, i.partition)
+    if (!seen.has(k)) seen.set(k, { topic: i.topic, partition: i.partition })
+  }
+  return [...seen.values()]
+}
+
+/**
+ * Each (topic, partition, offset) once, first occurrence kept. A consumer can be handed a message
+ * twice in one batch (re-fetched after a rebalance); it must be one trade, not a trade and its own
+ * duplicate.
+ */
+export function uniqueOffsets(items: BatchItem[]): BatchItem[] {
+  const seen = new Set<string>()
+  const out: BatchItem[] = []
+  for (const i of items) {
+    const k = `${i.topic}\0${i.partition}\0${i.offset}`
+    if (seen.has(k)) continue
+    seen.add(k)
+    out.push(i)
+  }
+  return out
+}
+
+/**
+ * Stores classified items exactly once: the day partitions they need, then their plan in one
+ * transaction. `beforeCommit` gets the plan's dead letters inside that transaction.
+ */
+export async function writeBatch(
+  store: TickStore,
+  groupId: string,
+  items: BatchItem[],
+  beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
+): Promise<BatchResult> {
+  await store.ensurePartitions(items.flatMap((i) => (i.tick ? [i.tick] : [])))
+  const timezone = await store.timezone()
+  const cache = alertCache(store, groupId)
+  return store.commit(
+    groupId,
+    partitionsOf(items),
+    (ctx) => buildPlan(items, ctx, timezone, cache),
+    beforeCommit,
+  )
+}
+
+/** One alert cache per store and consumer group: what the rules read, kept between batches. */
+const caches = new WeakMap<TickStore, Map<string, AlertCache>>()
+
+function alertCache(store: TickStore, groupId: string): AlertCache {
+  let groups = caches.get(store)
+  if (!groups) caches.set(store, (groups = new Map<string, AlertCache>()))
+  let cache = groups.get(groupId)
+  if (!cache) groups.set(groupId, (cache = new AlertCache()))
+  return cache
+}
+
+/** The write plan of a batch; `cache` keeps the alert history between batches (none: read it all). */
+export async function buildPlan(
+  items: BatchItem[],
+  ctx: PlanContext,
+  timezone: string,
+  cache = new AlertCache(),
+): Promise<WritePlan> {
+  cache.check(ctx.stored)
+  const unique = uniqueOffsets(items)
+  const fresh = unique.filter((i) => i.offset >= (ctx.stored.get(offsetKey(i.topic, i.partition)) ?? 0n))
+  const candidates: Tick[] = []
+  const dead: DeadLetter[] = []
+  for (const i of fresh) {
+    if (i.tick) candidates.push(i.tick)
+    else if (i.dead) dead.push(i.dead)
+  }
+  // The store checks the trade ids while the bars of the common case (no duplicate) are built
+  // here; they are built again only if a duplicate was found.
+  const checking = duplicateIds(candidates, ctx)
+  checking.catch(() => {}) // awaited below; a failure must not surface as unhandled first
+  let ticks = candidates
+  let bars = aggregate(candidates, INTERVALS, timezone)
+  const repeated = await checking
+  if (repeated.size > 0) {
+    ticks = []
+    candidates.forEach((t, i) => (repeated.has(i) ? dead.push(duplicateOf(t)) : ticks.push(t)))
+    bars = aggregate(ticks, INTERVALS, timezone)
+  }
+  const firings = await alertFirings(ticks, ctx, cache)
+  const offsets = nextOffsets(items, ctx)
+  cache.advance(offsets)
+  return { ticks, bars, firings, deadLetters: dead, offsets, skipped: items.length - fresh.length }
+}
+
+/** The alert firings of the trades to store, against the history stored before them. */
+async function alertFirings(ticks: Tick[], ctx: PlanContext, cache: AlertCache): Promise<AlertFiring[]> {
+  if (ticks.length === 0) return []
+  const rules = await ctx.alertRules()
+  cache.retain(rules)
+  if (rules.length === 0) return []
+  const needs = historyNeeds(rules, ticks)
+  if (needs.length === 0) return []
+  const read = cache.missing(needs)
+  const stored = read.length > 0 ? await ctx.alertHistory(read) : EMPTY
+  const firings = evaluateAlerts(rules, ticks, cache.history(read, stored, needs))
+  cache.compact(rules)
+  return firings
+}
+
+const EMPTY: AlertHistory = { trades: new Map(), bars: new Map(), series: new Map() }
+
+/**
+ * Positions of the trades whose (source, trade id) was already stored, or came earlier in the
+ * batch: those are duplicates (dead letters with reason duplicate_trade_id).
+ */
+async function duplicateIds(ticks: Tick[], ctx: PlanContext): Promise<Set<number>> {
+  const firstSeen = new Set<string>()
+  const repeated = new Set<number>()
+  const ids: { source: string; tradeId: string }[] = []
+  const index: number[] = []
+  ticks.forEach((t, i) => {
+    if (t.tradeId === null) return
+    const k = `${t.source}\0${t.tradeId}`
+    if (firstSeen.has(k)) return void repeated.add(i)
+    firstSeen.add(k)
+    ids.push({ source: t.source, tradeId: t.tradeId })
+    index.push(i)
+  })
+  for (const pos of await ctx.claimTradeIds(ids)) repeated.add(index[pos]!)
+  return repeated
+}
+
+/** The next offset per partition after this batch (never behind what is stored). */
+function nextOffsets(items: BatchItem[], ctx: PlanContext): PartitionOffset[] {
+  const next = new Map<string, PartitionOffset>()
+  for (const i of items) {
+    const k = offsetKey(i.topic, i.partition)
+    const cur = next.get(k)
+    if (!cur) next.set(k, { topic: i.topic, partition: i.partition, next: i.offset + 1n })
+    else if (i.offset + 1n > cur.next) cur.next = i.offset + 1n
+  }
+  return [...next.entries()].map(([k, o]) => {
+    const prev = ctx.stored.get(k) ?? 0n
+    return o.next > prev ? o : { ...o, next: prev }
+  })
+}

@@ -1,0 +1,113 @@
+// Alert webhooks from the PostgreSQL outbox: every firing of a rule with a webhook is posted at
+// least once with `Idempotency-Key: <firing id>`; a failed or timed-out attempt is retried with
+// capped exponential backoff; a deliverer stopped mid-request (a restart) leaves the delivery to
+// the next one. The receiver is a local HTTP server on 127.0.0.1.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { connectPostgres } from '../../src/store/db.ts'
+import { migrate } from '../../src/store/migrate.ts'
+import { TickStore } from '../../src/store/ticks.ts'
+import { writeBatch } from '../../src/processor/plan.ts'
+import { createRule } from '../../src/store/alerts.ts'
+import { backoffMs, startWebhookDelivery } from '../../src/api/webhooks.ts'
+import { createTestDatabase } from '../support/postgres.ts'
+import { tradeItem } from '../support/trades.ts'
+
+test('the backoff doubles from its base and stops at its cap', () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 40].map((n) => backoffMs(n, 500, 5000)),
+    [500, 1000, 2000, 4000, 5000, 5000, 5000],
+  )
+})
+
+test('each firing is delivered at least once with its id as the Idempotency-Key, through failures, a timeout and a restart', async (t) => {
+  const attempts = new Map<string, number>()
+  const delivered: string[] = []
+  const held: ServerResponse[] = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c.toString()))
+    req.on('end', () => {
+      const key = String(req.headers['idempotency-key'])
+      const n = (attempts.get(key) ?? 0) + 1
+      attempts.set(key, n)
+      const payload = JSON.parse(body) as {
+        id: string
+        symbol: string
+        price: string
+        rule: { name: string }
+      }
+      assert.equal(payload.id, key)
+      assert.equal(req.headers['content-type'], 'application/json')
+      // the first attempt of every firing fails; the second of the first firing never answers
+      if (n === 1) return void res.writeHead(503).end()
+      if (n === 2 && held.length === 0) return void held.push(res)
+      delivered.push(key)
+      res.writeHead(200).end('ok')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    for (const r of held) r.destroy()
+    server.close()
+  })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+
+  const database = await createTestDatabase()
+  t.after(() => database.drop())
+  const db = connectPostgres(database.url)
+  t.after(() => db.close())
+  await migrate(db)
+  const rule = await createRule(db, {
+    kind: 'price_cross',
+    params: { level: '10' },
+    symbols: ['TEST'],
+    direction: 'up',
+    name: 'ten',
+    webhookUrl: url,
+  })
+  // five crossings up through 10
+  const prices = ['9', '11', '9', '12', '8', '10', '9.5', '10.5', '7', '13']
+  const items = prices.map((price, i) =>
+    tradeItem(i, { ts: `2026-11-24T15:00:${String(i).padStart(2, '0')}Z`, price }),
+  )
+  const result = await writeBatch(new TickStore(db), 'g', items)
+  const ids = result.firings!.map((f) => f.id)
+  assert.equal(ids.length, 5)
+  assert.equal(result.firings![0]!.ruleId, rule.id)
+
+  const options = { timeoutMs: 3000, maxBackoffMs: 200, baseMs: 50, pollMs: 20 }
+  let stop = startWebhookDelivery(db, options)
+  // a restart while the held request is under way
+  for (const deadline = Date.now() + 10_000; held.length === 0;) {
+    assert.ok(Date.now() < deadline, 'the held attempt never came')
+    await sleep(20)
+  }
+  await stop()
+  stop = startWebhookDelivery(db, options)
+  t.after(() => stop())
+  for (const deadline = Date.now() + 20_000; ;) {
+    const [left] = await db.query<{ n: string }>(
+      'select count(*)::text as n from alert_deliveries where delivered_at is null',
+    )
+    if (left!.n === '0') break
+    assert.ok(Date.now() < deadline, `${left!.n} deliveries left`)
+    await sleep(50)
+  }
+  await stop()
+  // at least once: an answer the deliverer did not wait for (a slow machine) is posted again
+  assert.deepEqual(new Set(delivered), new Set(ids))
+  assert.ok(delivered.length >= 5)
+  const rows = await db.query<{ firing_id: string; attempts: number; last_error: string | null }>(
+    'select firing_id, attempts, last_error from alert_deliveries order by firing_id',
+  )
+  // at least 2 attempts each (503, then 200); the held one at least 3 (503, no answer, 200)
+  assert.equal(rows.length, 5)
+  assert.ok(rows.every((r) => r.attempts >= 2))
+  assert.ok(rows.some((r) => r.attempts >= 3))
+  assert.ok([...attempts.values()].every((n) => n >= 2))
+  assert.ok(rows.every((r) => r.last_error === null))
+})

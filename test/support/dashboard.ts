@@ -1,0 +1,108 @@
+// The dashboard in real Chromium (Debian's, driven by playwright-core) against `tickflow serve` on a
+// real PostgreSQL database: starting both, failing on any console error, page error or failed
+// request, and screenshots in test-results/ at desktop and phone widths.
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { TestContext } from 'node:test'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { root } from './kafka.ts'
+import { startCli } from './cli.ts'
+
+export const CHROMIUM = '/usr/bin/chromium'
+
+export function buildDashboard(): void {
+  if (!existsSync(join(root, 'src/dashboard/dist/index.html')))
+    execFileSync('npm', ['run', '--silent', 'build:dashboard'], { cwd: root, stdio: 'inherit' })
+}
+
+/** `tickflow serve` on `url`; resolves to its address once it listens. */
+export async function serve(t: TestContext, url: string): Promise<string> {
+  const p = startCli(['serve', '--port', '0'], { DATABASE_URL: url, KAFKA_BROKERS: '', LOG_LEVEL: 'info' })
+  t.after(() => void p.child.kill('SIGKILL'))
+  for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
+    const address = /dashboard (http:\/\/[^/\s]+)/.exec(p.output())?.[1]
+    if (address) return address
+    assert.ok(Date.now() < deadline, `tickflow serve did not start: ${p.output()}`)
+  }
+}
+
+export interface Session {
+  browser: Browser
+  page: Page
+  /** Console errors, page errors and responses with status >= 400, in order. */
+  errors: string[]
+}
+
+export async function openBrowser(t: TestContext, width = 1280): Promise<Session> {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian package chromium`)
+  buildDashboard()
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+  t.after(() => browser.close())
+  const page = await browser.newPage({ viewport: { width, height: 900 } })
+  const errors: string[] = []
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`))
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`)
+  })
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`)
+  })
+  return { browser, page, errors }
+}
+
+/** Screenshots of the page as it is at 1280 px and at 420 px wide. */
+export async function screenshots(page: Page, name: string): Promise<void> {
+  mkdirSync(join(root, 'test-results'), { recursive: true })
+  await page.setViewportSize({ width: 1280, height: 900 })
+  await sleep(300) // the chart resizes on the next animation frame
+  await page.screenshot({ path: join(root, `test-results/${name}.png`), fullPage: true })
+  await page.setViewportSize({ width: 420, height: 900 })
+  await sleep(300)
+  await page.screenshot({ path: join(root, `test-results/${name}-420.png`), fullPage: true })
+  const overflow = await page.evaluate<number>('document.documentElement.scrollWidth')
+  assert.ok(overflow <= 420, `the page is ${overflow} px wide at a 420 px viewport`)
+  await page.setViewportSize({ width: 1280, height: 900 })
+}
+
+/** Drags the chart to the right by `px` (scrolls back in time), as a user would with the mouse. */
+export async function dragChart(page: Page, px: number): Promise<void> {
+  const box = (await page.locator('#chart').boundingBox())!
+  const y = box.y + box.height * 0.4
+  await page.mouse.move(box.x + 60, y)
+  await page.mouse.down()
+  await page.mouse.move(box.x + 60 + px, y, { steps: 8 })
+  await page.mouse.up()
+}
+
+export interface DashState {
+  symbol: string
+  interval: string
+  candles: number
+  first: string
+  last: string
+  reachedStart: boolean
+  loading: boolean
+  ready: boolean
+  empty: boolean
+  error: string
+  visibleFrom: number
+  visibleTo: number
+}
+
+export const readState = (page: Page): Promise<DashState> =>
+  page.evaluate<DashState>('({ ...window.__tickflow })')
