@@ -28,6 +28,8 @@ export class SchemaRegistry {
   readonly #auth: string | undefined
   readonly #timeoutMs: number
   readonly #byId = new Map<number, string>()
+  /** Registrations under way, by subject, level and schema text: callers at once share one. */
+  readonly #registering = new Map<string, Promise<number>>()
 
   constructor(o: RegistryOptions) {
     this.#base = o.url.replace(/\/+$/, '')
@@ -42,11 +44,18 @@ export class SchemaRegistry {
    * Sets the subject's compatibility level, then registers the schema (an identical schema gets its
    * existing id back). Resolves to the schema id.
    */
-  async register(
-    subject: string,
-    schema: object,
-    compatibility: Compatibility = 'BACKWARD',
-  ): Promise<number> {
+  register(subject: string, schema: object, compatibility: Compatibility = 'BACKWARD'): Promise<number> {
+    // The registry checks "is this schema already a version?" and adds one in two steps, so
+    // requests at once for a schema it does not hold yet can each add a version (Apicurio).
+    const key = JSON.stringify([subject, compatibility, schema])
+    const running = this.#registering.get(key)
+    if (running) return running
+    const p = this.#register(subject, schema, compatibility).finally(() => this.#registering.delete(key))
+    this.#registering.set(key, p)
+    return p
+  }
+
+  async #register(subject: string, schema: object, compatibility: Compatibility): Promise<number> {
     const s = encodeURIComponent(subject)
     const level = { compatibility }
     // Two producers setting a new subject's level at once: the registry may refuse the second
@@ -57,17 +66,20 @@ export class SchemaRegistry {
       return this.#request('PUT', `/config/${s}`, subject, level)
     })
     const request = { schema: JSON.stringify(schema), schemaType: 'AVRO' }
-    let body: unknown
-    try {
-      body = await this.#request('POST', `/subjects/${s}/versions`, subject, request)
-    } catch (err) {
-      // A retry of a registration whose answer was lost (a timeout) can be refused as a conflict
-      // with the version that first request made: if the subject holds this very schema, that
-      // version's id is the answer.
-      if (!(err instanceof SchemaRejectedError)) throw err
-      body = await this.#request('POST', `/subjects/${s}`, subject, request, true)
-      if (body === undefined) throw err
-    }
+    // A schema already registered is looked up, not registered again: producers starting later
+    // than the first add nothing.
+    let body: unknown = await this.#request('POST', `/subjects/${s}`, subject, request, true)
+    if (body === undefined)
+      try {
+        body = await this.#request('POST', `/subjects/${s}/versions`, subject, request)
+      } catch (err) {
+        // A retry of a registration whose answer was lost (a timeout) can be refused as a conflict
+        // with the version that first request made: if the subject holds this very schema, that
+        // version's id is the answer.
+        if (!(err instanceof SchemaRejectedError)) throw err
+        body = await this.#request('POST', `/subjects/${s}`, subject, request, true)
+        if (body === undefined) throw err
+      }
     const id = (body as { id?: unknown }).id
     if (typeof id !== 'number')
       throw new ServiceError('registry', `registry answered without an id for ${subject}`)
