@@ -5,6 +5,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
+import { seedPglite } from './pglite-seed.ts'
 
 export interface Queryable {
   query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>
@@ -111,6 +112,7 @@ export function connectPostgres(url: string, options: { max?: number; applicatio
 }
 
 export async function openPglite(dataDir: string): Promise<Db> {
+  await seedPglite(dataDir)
   const { PGlite } = await import('@electric-sql/pglite')
   const db: PGlite = await PGlite.create({ dataDir })
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({

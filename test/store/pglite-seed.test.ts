@@ -1,0 +1,79 @@
+// A new embedded store is a copy of an empty cluster made once per PGlite version in the user's
+// cache directory, not a fresh initdb each time: the template holds no tickflow table, each store
+// copied from it keeps its own data, nothing half-made is left behind, and a cache directory that
+// cannot be written only costs the time (the store is initialised in place, every trade stored).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openPglite } from '../../src/store/db.ts'
+import { runCli } from '../support/cli.ts'
+
+const T0 = Date.parse('2026-11-24T15:00:00Z')
+const trades = (n: number, symbol: string): string =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ symbol, ts: new Date(T0 + i * 1000).toISOString(), price: `10.${i % 10}1`, size: '1' }),
+  ).join('\n') + '\n'
+
+async function stored(dataDir: string): Promise<Record<string, string>> {
+  const db = await openPglite(join(dataDir, 'pglite'))
+  try {
+    const rows = await db.query<{ symbol: string; n: string }>(
+      'select symbol, count(*)::text as n from ticks group by symbol order by symbol',
+    )
+    return Object.fromEntries(rows.map((r) => [r.symbol, r.n]))
+  } finally {
+    await db.close()
+  }
+}
+
+test('new embedded stores are copies of one template; each keeps its own data', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-seed-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const cache = join(dir, 'cache')
+  writeFileSync(join(dir, 'a.ndjson'), trades(30, 'AAA'))
+  writeFileSync(join(dir, 'b.ndjson'), trades(45, 'BBB'))
+  const replay = (file: string, store: string, xdg: string) =>
+    runCli(['replay', join(dir, file), '--speed', '0'], {
+      KAFKA_BROKERS: '',
+      DATABASE_URL: '',
+      TICKFLOW_DATA_DIR: join(dir, store),
+      XDG_CACHE_HOME: xdg,
+    })
+
+  const a = await replay('a.ndjson', 'store-a', cache)
+  assert.equal(a.code, 0, a.output)
+  const made = readdirSync(join(cache, 'tickflow'))
+  assert.equal(made.length, 1, `one template and no scratch left: ${made.join(', ')}`)
+  assert.match(made[0]!, /^pglite-\d+\.\d+\.\d+$/)
+  const template = join(cache, 'tickflow', made[0]!)
+  assert.ok(existsSync(join(template, 'PG_VERSION')))
+
+  const b = await replay('b.ndjson', 'store-b', cache)
+  assert.equal(b.code, 0, b.output)
+  assert.deepEqual(readdirSync(join(cache, 'tickflow')), made)
+  assert.deepEqual(await stored(join(dir, 'store-a')), { AAA: '30' })
+  assert.deepEqual(await stored(join(dir, 'store-b')), { BBB: '45' })
+
+  // The template is still an empty cluster: no store's tables or rows went into it.
+  const look = join(dir, 'template-copy')
+  cpSync(template, look, { recursive: true })
+  const db = await openPglite(look)
+  const [row] = await db.query<{ t: string | null }>("select to_regclass('ticks')::text as t")
+  await db.close()
+  assert.equal(row!.t, null)
+
+  // A cache path that cannot be a directory: the store is initialised in place, nothing lost.
+  const blocked = join(dir, 'not-a-dir')
+  writeFileSync(blocked, '')
+  const c = await replay('a.ndjson', 'store-c', blocked)
+  assert.equal(c.code, 0, c.output)
+  assert.deepEqual(await stored(join(dir, 'store-c')), { AAA: '30' })
+  for (const store of ['store-a', 'store-b', 'store-c'])
+    assert.deepEqual(
+      readdirSync(join(dir, store)).filter((f) => f.startsWith('pglite')),
+      ['pglite'],
+      `no scratch copy beside ${store}'s database`,
+    )
+})
