@@ -77,6 +77,11 @@ function jobArgs(ctx: CommandContext, o: SparkOptions, databaseUrl: string): str
     o.metricsPort,
     '--max-offsets-per-trigger',
     o.maxOffsetsPerTrigger,
+    // Avro-framed trades are read with the registry's schemas; its password goes by environment.
+    ...(ctx.config.schemaRegistryUrl ? ['--schema-registry-url', ctx.config.schemaRegistryUrl] : []),
+    ...(ctx.config.schemaRegistryUsername
+      ? ['--schema-registry-username', ctx.config.schemaRegistryUsername]
+      : []),
   ]
 }
 
@@ -156,7 +161,16 @@ export async function sparkSubmit(ctx: CommandContext): Promise<number> {
       'tickflow.spark.Job',
       ...jobArgs(ctx, o, ctx.config.databaseUrl),
     ],
-    { stdio: 'inherit', env: { SPARK_LOCAL_IP: '127.0.0.1', ...process.env } },
+    {
+      stdio: 'inherit',
+      env: {
+        SPARK_LOCAL_IP: '127.0.0.1',
+        ...process.env,
+        ...(ctx.config.schemaRegistryPassword
+          ? { SCHEMA_REGISTRY_PASSWORD: ctx.config.schemaRegistryPassword }
+          : {}),
+      },
+    },
   )
   child.once('error', (err) => say(`cannot start java: ${err.message}`))
   return exitOfChild(child, (sig) => void child.kill(sig))

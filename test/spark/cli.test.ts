@@ -1,5 +1,5 @@
 // `tickflow spark submit`: a bad flag is one line naming it; for a cluster master it prints the
-// spark-submit line with the pinned packages and never the database password.
+// spark-submit line with the pinned packages and the registry it reads Avro through, never a password.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { runCli } from '../support/cli.ts'
@@ -46,4 +46,19 @@ test('tickflow spark submit --master k8s://… prints the spark-submit line, wit
   assert.match(line, / --brokers 127\.0\.0\.1:1 --topic ticks --database-url "\$DATABASE_URL" /)
   assert.match(line, / --watermark 10s /)
   assert.doesNotMatch(r.output, /s3cret/)
+  assert.doesNotMatch(line, /schema-registry/, 'no registry configured: JSON only')
+
+  // With a registry, the job reads Avro through it; the registry password stays out of the line.
+  const avro = await runCli(['spark', 'submit', '--master', 'spark://10.0.0.2:7077'], {
+    ...env,
+    SCHEMA_REGISTRY_URL: 'http://registry:8080/apis/ccompat/v7',
+    SCHEMA_REGISTRY_USERNAME: 'tf',
+    SCHEMA_REGISTRY_PASSWORD: 'r3gistry-pw',
+  })
+  assert.equal(avro.code, 0, avro.output)
+  assert.match(
+    avro.output.trim(),
+    / --schema-registry-url http:\/\/registry:8080\/apis\/ccompat\/v7 --schema-registry-username tf$/,
+  )
+  assert.doesNotMatch(avro.output, /r3gistry-pw/)
 })

@@ -1,7 +1,8 @@
 // The Spark job (analytics/spark) against real Kafka, PostgreSQL and Spark 4.2 in local[*]: its
 // bars equal tickflow's bars and the SQL GROUP BY over ticks, exactly, for every interval, on 100,000
-// simulated trades over 50 symbols and on the recorded Binance feed; a replayed micro-batch and a
-// SIGKILL + restart change nothing; bad messages are dead-lettered with the validator's reasons.
+// simulated trades over 50 symbols (JSON) and on the recorded Binance feed (Avro in the Confluent
+// wire format, schemas from the registry); a replayed micro-batch and a SIGKILL + restart change
+// nothing; bad messages are dead-lettered with the validator's reasons.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
@@ -10,11 +11,14 @@ import { join } from 'node:path'
 import { connectPostgres, type Db } from '../../src/store/db.ts'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts'
-import { testBrokers, uniqueTopic } from '../support/topics.ts'
+import { freePort, testBrokers, uniqueTopic } from '../support/topics.ts'
 import { runCli, startCli } from '../support/cli.ts'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { waitCaughtUp } from '../support/scenario.ts'
 import { checkBars } from '../support/bars.ts'
+import { startRegistry } from '../support/registry.ts'
+import { SchemaRegistry } from '../../src/bus/registry.ts'
+import { AvroTradeEncoder, tradeSchema } from '../../src/bus/wire.ts'
 import {
   buildSparkJob,
   diffBars,
@@ -295,25 +299,61 @@ describe('Spark on 100,000 simulated trades over 50 symbols', { timeout: 3_000_0
 })
 
 test(
-  'Spark bars == tickflow bars == GROUP BY on the recorded Binance feed',
+  'Spark bars == tickflow bars == GROUP BY on the recorded Binance feed, sent as Avro through the registry',
   { timeout: 600_000 },
   async (t) => {
     const feed = dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz')
     const trades = binanceFeedTrades(feed.path)
     const s = await services('binance')
+    const registryDb = await createTestDatabase()
+    const registry = await startRegistry(await freePort(), registryDb.url, join(s.dir, 'registry.log'))
     t.after(async () => {
+      await registry.stop()
+      await registryDb.drop()
       await s.db.close()
       await s.database.drop()
       rmSync(s.dir, { recursive: true, force: true })
     })
-    const replay = await runCli(['replay', feed.path, '--speed', '0'], s.env)
+    const env: Record<string, string> = {
+      ...s.env,
+      SCHEMA_REGISTRY_URL: registry.url,
+      TICKFLOW_WIRE_FORMAT: 'avro',
+    }
+    const replay = await runCli(['replay', feed.path, '--speed', '0'], env)
     assert.equal(replay.code, 0, replay.output)
-    await processAll(s.db, s.env)
-    await sparkBacklog(s.env, join(s.dir, 'ckpt'))
+    // The replay registered the trade schema; the same schema gets the same id back.
+    const client = new SchemaRegistry({ url: registry.url })
+    const id = await client.register(`${env.KAFKA_TOPIC!}-value`, tradeSchema())
+    assert.deepEqual(await client.versions(`${env.KAFKA_TOPIC!}-value`), [1])
+    // Avro-framed messages that are not trades: an id the registry never gave, a cut body.
+    const trade = {
+      v: 1 as const,
+      type: 'trade' as const,
+      symbol: 'BTCUSDT',
+      ts: '2024-08-08T12:00:00Z',
+      price: '1',
+      size: '1',
+      source: 'test',
+      id: 'bad-1',
+    }
+    const bus = createKafkaBus({ brokers: testBrokers() })
+    await bus.producer().send(env.KAFKA_TOPIC!, [
+      { key: 'BTCUSDT', value: new AvroTradeEncoder(999_999, tradeSchema()).encode(trade) },
+      { key: 'BTCUSDT', value: new AvroTradeEncoder(id, tradeSchema()).encode(trade).subarray(0, 12) },
+    ])
+    await bus.close()
+    await processAll(s.db, env)
+    await sparkBacklog(env, join(s.dir, 'ckpt'))
     await assertAllEqual(s.db)
     const [daily] = await s.db.query<{ n: string }>(
       "select sum(trades)::text as n from spark_bars where interval = '1d'",
     )
     assert.equal(daily!.n, String(trades.length))
+    const reasons = async (table: string) =>
+      (await s.db.query<{ reason: string }>(`select reason from ${table} order by reason`)).map(
+        (r) => r.reason,
+      )
+    assert.deepEqual(await reasons('spark_dead_letters'), ['undecodable', 'unknown_schema'])
+    assert.deepEqual(await reasons('dead_letters'), ['undecodable', 'unknown_schema'])
   },
 )

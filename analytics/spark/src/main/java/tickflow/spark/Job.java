@@ -94,8 +94,10 @@ public final class Job {
         .option("failOnDataLoss", "true")
         .load()
         .select("topic", "partition", "offset", "key", "value");
+    AvroTrades.Registry registry = o.schemaRegistryUrl == null ? null
+        : new AvroTrades.Registry(o.schemaRegistryUrl, o.schemaRegistryUsername, o.schemaRegistryPassword);
     return raw.map((MapFunction<Row, Row>) r -> Validate.check(r.getString(0), r.getInt(1), r.getLong(2),
-        (byte[]) r.get(3), (byte[]) r.get(4)), Encoders.row(Validate.SCHEMA));
+        (byte[]) r.get(3), (byte[]) r.get(4), registry), Encoders.row(Validate.SCHEMA));
   }
 
   /** The stateful aggregation: one row per trade and interval, grouped into bars behind the watermark. */

@@ -26,6 +26,11 @@ public final class Options implements Serializable {
   public final String startingOffsets;
   public final int metricsPort;
   public final String metricsHost;
+  /** The Confluent-compatible registry Avro-framed trades are read with (null: JSON only). */
+  public final String schemaRegistryUrl;
+  public final String schemaRegistryUsername;
+  /** From the environment only, never an argument: a process list shows arguments. */
+  public final String schemaRegistryPassword;
 
   private Options(Map<String, String> a) {
     brokers = get(a, "brokers", "KAFKA_BROKERS", null);
@@ -41,6 +46,17 @@ public final class Options implements Serializable {
       throw new Bad("--starting-offsets must be earliest or latest, got " + startingOffsets);
     metricsPort = (int) port("metrics-port", get(a, "metrics-port", "SPARK_METRICS_PORT", "9464"));
     metricsHost = get(a, "metrics-host", "SPARK_METRICS_HOST", "127.0.0.1");
+    schemaRegistryUrl = blankToNull(get(a, "schema-registry-url", "SCHEMA_REGISTRY_URL", null));
+    schemaRegistryUsername = blankToNull(get(a, "schema-registry-username", "SCHEMA_REGISTRY_USERNAME", null));
+    schemaRegistryPassword = blankToNull(System.getenv("SCHEMA_REGISTRY_PASSWORD"));
+    if (schemaRegistryUrl != null) {
+      try {
+        URI u = new URI(schemaRegistryUrl);
+        if (!"http".equals(u.getScheme()) && !"https".equals(u.getScheme())) throw new Bad("");
+      } catch (Exception e) {
+        throw new Bad("--schema-registry-url must be an http(s) URL, got " + schemaRegistryUrl);
+      }
+    }
     if (brokers == null || brokers.isBlank()) throw new Bad("--brokers (or KAFKA_BROKERS) is required");
     if (databaseUrl == null || databaseUrl.isBlank())
       throw new Bad("--database-url (or DATABASE_URL) is required");
@@ -65,9 +81,14 @@ public final class Options implements Serializable {
     }
     for (String k : a.keySet())
       if (!java.util.List.of("brokers", "topic", "database-url", "checkpoint", "watermark", "trigger",
-              "max-offsets-per-trigger", "starting-offsets", "metrics-port", "metrics-host").contains(k))
+              "max-offsets-per-trigger", "starting-offsets", "metrics-port", "metrics-host",
+              "schema-registry-url", "schema-registry-username").contains(k))
         throw new Bad("unknown option --" + k);
     return new Options(a);
+  }
+
+  private static String blankToNull(String s) {
+    return s == null || s.isBlank() ? null : s;
   }
 
   private static String get(Map<String, String> a, String flag, String env, String dflt) {

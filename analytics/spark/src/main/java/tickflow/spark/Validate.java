@@ -59,8 +59,14 @@ public final class Validate {
 
   /** A Kafka record (topic, partition, offset, key, value) to a row of {@link #SCHEMA}. */
   public static Row check(String topic, int partition, long offset, byte[] keyBytes, byte[] value) {
+    return check(topic, partition, offset, keyBytes, value, null);
+  }
+
+  /** As above, reading Avro-framed messages with their writer schema from {@code registry}. */
+  static Row check(String topic, int partition, long offset, byte[] keyBytes, byte[] value,
+      AvroTrades.Registry registry) {
     String key = keyBytes == null ? null : new String(keyBytes, StandardCharsets.UTF_8);
-    Check c = new Check(topic, partition, offset, key, value);
+    Check c = new Check(topic, partition, offset, key, value, registry);
     return c.run();
   }
 
@@ -70,13 +76,15 @@ public final class Validate {
     final long offset;
     final String key;
     final byte[] value;
+    final AvroTrades.Registry registry;
 
-    Check(String topic, int partition, long offset, String key, byte[] value) {
+    Check(String topic, int partition, long offset, String key, byte[] value, AvroTrades.Registry registry) {
       this.topic = topic;
       this.partition = partition;
       this.offset = offset;
       this.key = key;
       this.value = value;
+      this.registry = registry;
     }
 
     Row dead(String reason, String detail) {
@@ -87,16 +95,19 @@ public final class Validate {
 
     Row run() {
       if (value == null) return dead("malformed_json", "empty message");
-      // Confluent wire format (magic byte 0, schema id): Avro is not read by this job yet.
-      if (value.length >= 5 && value[0] == 0)
-        return dead("unknown_schema", "Avro-framed message; the Spark job reads JSON trades only");
       JsonNode n;
-      try {
-        // Decoded like JavaScript's Buffer.toString('utf8'): invalid bytes become U+FFFD.
-        n = JSON.readTree(new String(value, StandardCharsets.UTF_8));
-      } catch (Exception e) {
-        return dead("malformed_json", String.valueOf(e.getMessage()).split("\n")[0]);
-      }
+      // The first byte chooses, as in tickflow: 0 is the Confluent wire format (Avro), else JSON.
+      if (AvroTrades.framed(value)) {
+        Object decoded = AvroTrades.decode(registry, value);
+        if (decoded instanceof AvroTrades.Dead d) return dead(d.reason(), d.detail());
+        n = (JsonNode) decoded;
+      } else
+        try {
+          // Decoded like JavaScript's Buffer.toString('utf8'): invalid bytes become U+FFFD.
+          n = JSON.readTree(new String(value, StandardCharsets.UTF_8));
+        } catch (Exception e) {
+          return dead("malformed_json", String.valueOf(e.getMessage()).split("\n")[0]);
+        }
       String schema = schemaIssue(n);
       if (schema != null) return dead("schema", schema);
       if (n.get("v").asDouble() != 1.0) return dead("unsupported_version", "v=" + n.get("v").asText());
