@@ -262,7 +262,7 @@ test(
       run.output,
       /^GET \/api\/v1\/bars while ingesting 2,000\/s: p50 \/ p99 \(ms\)\s+[\d.]+ \/ [\d.]+$/m,
     )
-    assert.match(run.output, /^ {2}pipeline vs Connect insert \/ upsert\s+[\d.]+ × \/ [\d.]+ ×$/m)
+    assert.match(run.output, /^ {2}processor drain vs Connect insert \/ upsert\s+[\d.]+ × \/ [\d.]+ ×$/m)
     assert.match(run.output, /^ {2}replay vs PGlite COPY\s+[\d.]+ ×$/m)
   },
 )
