@@ -43,10 +43,12 @@ function template(): Promise<string> {
     try {
       await run(process.execPath, [initScript, tmp], { timeout: 120_000 })
       if (!isCluster(tmp)) throw new Error('initdb left no cluster')
-      // Another process may have finished first: its template is as good as ours.
-      if (!isCluster(dir)) {
-        rmSync(dir, { recursive: true, force: true })
+      // Another process may have finished first: its template is as good as ours, and it is never
+      // removed, since others may be copying it. (A rename onto a directory that holds files fails.)
+      try {
         renameSync(tmp, dir)
+      } catch (err) {
+        if (!isCluster(dir)) throw err
       }
       return dir
     } finally {

@@ -1,7 +1,8 @@
 // A new embedded store is a copy of an empty cluster made once per PGlite version in the user's
 // cache directory, not a fresh initdb each time: the template holds no tickflow table, each store
 // copied from it keeps its own data, nothing half-made is left behind, and a cache directory that
-// cannot be written only costs the time (the store is initialised in place, every trade stored).
+// cannot be written only costs the time (the store is initialised in place, every trade stored);
+// stores made at once agree on one template.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -64,13 +65,20 @@ test('new embedded stores are copies of one template; each keeps its own data', 
   await db.close()
   assert.equal(row!.t, null)
 
+  // Three new stores at once on an empty cache: one template, every store whole.
+  const fresh = join(dir, 'cache-2')
+  const at = await Promise.all(['d', 'e', 'f'].map((x) => replay('a.ndjson', `store-${x}`, fresh)))
+  for (const r of at) assert.equal(r.code, 0, r.output)
+  assert.deepEqual(readdirSync(join(fresh, 'tickflow')), made)
+  for (const x of ['d', 'e', 'f']) assert.deepEqual(await stored(join(dir, `store-${x}`)), { AAA: '30' })
+
   // A cache path that cannot be a directory: the store is initialised in place, nothing lost.
   const blocked = join(dir, 'not-a-dir')
   writeFileSync(blocked, '')
   const c = await replay('a.ndjson', 'store-c', blocked)
   assert.equal(c.code, 0, c.output)
   assert.deepEqual(await stored(join(dir, 'store-c')), { AAA: '30' })
-  for (const store of ['store-a', 'store-b', 'store-c'])
+  for (const store of ['store-a', 'store-b', 'store-c', 'store-d', 'store-e', 'store-f'])
     assert.deepEqual(
       readdirSync(join(dir, store)).filter((f) => f.startsWith('pglite')),
       ['pglite'],
