@@ -82,6 +82,7 @@ let dir: string
 let job: SparkJob
 let proc: CliProcess
 let dropped: number | undefined
+let repeatsDropped: number | undefined
 
 /** Waits for `ok`, failing at once when the job has exited or `over` says it went past. */
 async function waitJob(what: string, ms: number, ok: () => Promise<boolean>, over?: () => Promise<string>) {
@@ -143,6 +144,7 @@ describe('Spark and tickflow on late and repeated trades', { timeout: 600_000 },
       )
       // Its progress is reported after its foreachBatch committed: the bars are in PostgreSQL.
       dropped = await metric('tickflow_spark_rows_dropped_by_watermark_total')
+      repeatsDropped = await metric('tickflow_spark_duplicates_dropped_total')
       job.kill()
       await waitCaughtUp(testBrokers(), db, 'proc', env.KAFKA_TOPIC, 120_000, proc.output)
     } finally {
@@ -212,6 +214,12 @@ describe('Spark and tickflow on late and repeated trades', { timeout: 600_000 },
       [DUP],
     )
     assert.equal(dead!.n, String(REPEAT_EARLY.length + REPEAT_LATER.length))
+    // Spark drops them, and says how many.
+    assert.equal(
+      repeatsDropped,
+      REPEAT_EARLY.length + REPEAT_LATER.length,
+      'tickflow_spark_duplicates_dropped_total',
+    )
     const only = (q: string): string => `select * from (${q}) z where symbol = '${DUP}'`
     const vsTruth = await diffBars(db, only(sparkBars), only(truth(TICKS)))
     assert.deepEqual(vsTruth, { left: vsTruth.right, right: vsTruth.right, onlyLeft: 0, onlyRight: 0 })

@@ -25,7 +25,7 @@ public final class Progress extends StreamingQueryListener {
 
   static final class Snapshot {
     double inputRate, processedRate, batchSeconds, watermarkSeconds, behind, lastProgressSeconds;
-    long stateRows, batches, inputRows, dropped, lastBatchId = -1;
+    long stateRows, batches, inputRows, dropped, duplicates, lastBatchId = -1;
     boolean hasBehind;
   }
 
@@ -81,6 +81,9 @@ public final class Progress extends StreamingQueryListener {
       for (StateOperatorProgress op : p.stateOperators()) {
         stateRows += op.numRowsTotal();
         s.dropped += op.numRowsDroppedByWatermark();
+        // The dedupe operator's own count of the repeated (source, trade id) rows it dropped.
+        Long repeats = op.customMetrics().get("numDroppedDuplicateRows");
+        if (repeats != null) s.duplicates += repeats;
       }
       s.stateRows = stateRows;
       for (SourceProgress src : p.sources()) {
@@ -109,6 +112,7 @@ public final class Progress extends StreamingQueryListener {
     metric(b, sorted, "last_progress_timestamp_seconds", "gauge", "when the last micro-batch ended", s -> s.lastProgressSeconds);
     metric(b, sorted, "input_rows_total", "counter", "rows read since the job started", s -> (double) s.inputRows);
     metric(b, sorted, "rows_dropped_by_watermark_total", "counter", "late rows dropped since the job started: one per (symbol, interval, window) a micro-batch's late trades fell in", s -> (double) s.dropped);
+    metric(b, sorted, "duplicates_dropped_total", "counter", "repeated (source, trade id) rows dropped since the job started (tickflow dead-letters them as duplicate_trade_id)", s -> (double) s.duplicates);
     metric(b, sorted, "batches_total", "counter", "micro-batches since the job started", s -> (double) s.batches);
     return b.toString();
   }
