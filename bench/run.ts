@@ -276,18 +276,22 @@ function benchRule(i: number): Omit<AlertRule, 'id'> {
   }
 }
 
-async function pipelineThroughput(
-  brokers: string,
-  adminUrl: string,
-  format: WireFormat = 'json',
-  registryUrl?: string,
-  kill = false,
-  alertRules = 0,
-  // Drain: the topic is filled first and the processor started after, timed from its first stored
-  // row to caught up, as the peer and the naive consumer are; otherwise end to end, the bench's own
-  // producer running alongside on the same cores.
-  drain = false,
-) {
+interface PipelineRun {
+  format?: WireFormat
+  registryUrl?: string
+  /** SIGKILL the processor at 40 % stored and start another. */
+  kill?: boolean
+  alertRules?: number
+  /**
+   * The topic is filled first and the processor started after, timed from its first stored row to
+   * caught up, as the peer and the naive consumer are; otherwise end to end, the bench's own
+   * producer running alongside on the same cores.
+   */
+  drain?: boolean
+}
+
+async function pipelineThroughput(brokers: string, adminUrl: string, run: PipelineRun = {}) {
+  const { format = 'json', registryUrl, kill = false, alertRules = 0, drain = false } = run
   const database = await createTestDatabase(adminUrl)
   const topic = `bench-pipeline-${format}-${Date.now()}`
   const group = `bench-${topic}`
@@ -734,11 +738,11 @@ try {
   const copy = all ? await copyLimit(postgres!.adminUrl, dir, messages) : undefined
   const pipe = needsServers ? await pipelineThroughput(brokers, postgres!.adminUrl) : undefined
   const drain = needsServers
-    ? await pipelineThroughput(brokers, postgres!.adminUrl, 'json', undefined, false, 0, true)
+    ? await pipelineThroughput(brokers, postgres!.adminUrl, { drain: true })
     : undefined
   const alerts =
     needsServers && ALERT_RULES
-      ? await pipelineThroughput(brokers, postgres!.adminUrl, 'json', undefined, false, ALERT_RULES)
+      ? await pipelineThroughput(brokers, postgres!.adminUrl, { alertRules: ALERT_RULES })
       : undefined
   const lat = all ? await latency(brokers, postgres!.adminUrl) : undefined
   const api = all ? await apiLoad(postgres!.adminUrl, dir) : undefined
@@ -749,7 +753,10 @@ try {
     const registryDb = await createTestDatabase(postgres!.adminUrl)
     const registry = await startRegistry(await freePort(), registryDb.url, join(dir, 'registry.log'))
     // A registry failure ends this stage only: it is recorded, and the other stages still run.
-    avro = await pipelineThroughput(brokers, postgres!.adminUrl, 'avro', registry.url)
+    avro = await pipelineThroughput(brokers, postgres!.adminUrl, {
+      format: 'avro',
+      registryUrl: registry.url,
+    })
       .catch((err: unknown) => {
         avroError = err instanceof Error ? err.message : String(err)
         log(`pipeline (avro) failed: ${avroError}`)
@@ -761,7 +768,7 @@ try {
       })
   }
   const pipeKill = needsServers
-    ? await pipelineThroughput(brokers, postgres!.adminUrl, 'json', undefined, true)
+    ? await pipelineThroughput(brokers, postgres!.adminUrl, { kill: true })
     : undefined
   const peers = needsServers ? await peer(brokers, postgres!.adminUrl, dir) : undefined
   const emb = STAGES !== 'peer' ? await embedded(dir) : undefined

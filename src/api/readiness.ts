@@ -2,6 +2,7 @@
 // database (a stopped process keeps its sockets open and never answers) makes the check fail in
 // bounded time and name the dependency, instead of hanging the request.
 import { withTimeout } from '../util/timeout.ts'
+import { errorMessage } from '../errors.ts'
 
 export const READINESS_TIMEOUT_MS = 2000
 
@@ -11,10 +12,6 @@ export interface Readiness {
   ok: boolean
   /** name → 'ok' or why it failed */
   checks: Record<string, string>
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
 }
 
 /**
@@ -40,7 +37,7 @@ export function readinessChecker(probes: Record<string, Probe>, timeoutMs: numbe
       })
       return 'ok'
     } catch (err) {
-      return errorText(err)
+      return errorMessage(err)
     }
   }
   return async () => {

@@ -4,6 +4,7 @@
 //
 //   idle ──run()──▶ starting ──stream──▶ reading ──stream failed──▶ replacing ──▶ starting …
 //                        └──────────────────┴─────────close()────────────▶ closing ──▶ closed
+import { withTimeout } from '../util/timeout.ts'
 import {
   Consumer,
   MessagesStreamFallbackModes,
@@ -180,12 +181,22 @@ class BatchReader {
   #failure: unknown
   #ended = false
   #wakeUp: (() => void) | undefined
+  /** One wake-up queued for after the rest of this fetch has arrived, not one per message. */
+  #wakeQueued = false
+  readonly #wakeSoon = (): void => {
+    this.#wakeQueued = false
+    this.wake()
+  }
   readonly #onData = (m: RawMessage): void => {
     if (!this.#refetch.accept(m)) return
     this.#buffer.push(m)
     if (this.#buffer.length >= this.maxBatch * 2) this.stream.pause()
     if (this.#buffer.length >= this.maxBatch) this.wake()
-    else setImmediate(() => this.wake()) // let the rest of this fetch arrive before a batch is cut
+    else if (!this.#wakeQueued) {
+      // let the rest of this fetch arrive before a batch is cut
+      this.#wakeQueued = true
+      setImmediate(this.#wakeSoon)
+    }
   }
   readonly #onError = (err: unknown): void => this.fail(err)
   readonly #onClose = (): void => {
@@ -257,11 +268,7 @@ function toBusMessage(m: RawMessage): BusMessage {
   }
 }
 
-function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
-}
+const bounded = <T>(p: Promise<T>, ms: number): Promise<T | undefined> => withTimeout(p, ms, () => undefined)
 
 /**
  * Leaves the group if the coordinator answers within 5 s, then closes the client's connections

@@ -86,8 +86,3 @@ export function scaledText(q: bigint, places: number): string {
   const text = places > 0 ? `${int}.${digits.slice(-places)}` : int
   return neg && /[1-9]/.test(digits) ? `-${text}` : text
 }
-
-/** The nearest binary float (for the indicators computed in floating point). */
-export function toNumber(a: Dec): number {
-  return Number(scaledText(a.v, a.s))
-}

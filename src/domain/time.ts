@@ -30,8 +30,3 @@ export function formatMicros(micros: number): string {
   const iso = new Date(ms).toISOString()
   return `${iso.slice(0, 20)}${String(micros - Math.floor(micros / 1_000_000) * 1_000_000).padStart(6, '0')}Z`
 }
-
-/** The UTC calendar day of an instant, `YYYY-MM-DD`. */
-export function utcDay(micros: number): string {
-  return new Date(Math.floor(micros / 1000)).toISOString().slice(0, 10)
-}

@@ -12,6 +12,7 @@ import type { AlertHistory, AlertRule, HistoryNeed, HistoryTrade } from '../doma
 import type { PartitionOffset } from '../domain/types.ts'
 import type { CloseSeries } from '../domain/close-series.ts'
 import { rsiPeriods } from './alerts.ts'
+import { offsetKey } from '../store/ticks.ts'
 
 /** Trades kept before the longest window: room for late trades without a read. */
 const SLACK_MICROS = 60_000_000
@@ -43,7 +44,7 @@ export class AlertCache {
 
   /** After the batch's plan: the offsets it stores. */
   advance(offsets: PartitionOffset[]): void {
-    for (const o of offsets) this.#through.set(`${o.topic}\0${o.partition}`, o.next)
+    for (const o of offsets) this.#through.set(offsetKey(o.topic, o.partition), o.next)
   }
 
   /** Forgets what no rule reads any more: a symbol's trades go on being stored without it. */

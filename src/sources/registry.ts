@@ -99,6 +99,3 @@ export const registry = sourceRegistry([
   entry(polygon),
   entry(alphavantage),
 ])
-
-/** The adapters by name. */
-export const sources = registry.adapters

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli } from '../support/cli.ts'
 import { testBrokers } from '../support/topics.ts'
+import type { PeerRun } from '../../bench/peer.ts'
 
 interface Results {
   limits: Record<string, number>
@@ -70,23 +71,6 @@ interface Results {
   }
   ratios: Record<string, number>
   targets: Record<string, { value: number; target: string; met: boolean }>
-}
-
-interface PeerRun {
-  mode: string
-  killed: boolean
-  trades: number
-  rows: number
-  distinctIds: number
-  duplicates: number
-  losses: number
-  exact: boolean
-  notionalOfDistinctExact?: boolean
-  seconds: number
-  rowsPerSec: number
-  rowsAtKill?: number
-  bytesPerMessage: number
-  connectPeakRssBytes: number
 }
 
 // Four Kafka Connect workers (and two restarts) start in this run: longer than the default timeout.

@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
@@ -40,8 +41,12 @@ final class AvroTrades {
   private static final DateTimeFormatter ISO =
       DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
   private static final long GIVE_UP_MS = 60_000;
-  /** Writer schemas by registry and id, for the life of the JVM: an id's schema never changes. */
-  private static final Map<String, Schema> SCHEMAS = new ConcurrentHashMap<>();
+  /** Writer schemas by id, for the life of the JVM (one registry a job): an id's schema never changes. */
+  private static final Map<Long, Schema> SCHEMAS = new ConcurrentHashMap<>();
+  /** A reader and a decoder per schema id and task thread, reused from message to message. */
+  private static final ThreadLocal<Map<Long, GenericDatumReader<GenericRecord>>> READERS =
+      ThreadLocal.withInitial(HashMap::new);
+  private static final ThreadLocal<BinaryDecoder> DECODER = new ThreadLocal<>();
   private static final HttpClient HTTP =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -65,8 +70,9 @@ final class AvroTrades {
     if (schema instanceof Dead d) return d;
     GenericRecord r;
     try {
-      BinaryDecoder in = DecoderFactory.get().binaryDecoder(value, HEADER_BYTES, value.length - HEADER_BYTES, null);
-      r = new GenericDatumReader<GenericRecord>((Schema) schema).read(null, in);
+      BinaryDecoder in = DecoderFactory.get().binaryDecoder(value, HEADER_BYTES, value.length - HEADER_BYTES, DECODER.get());
+      DECODER.set(in);
+      r = READERS.get().computeIfAbsent(unsigned, k -> new GenericDatumReader<>((Schema) schema)).read(null, in);
       if (!in.isEnd()) return new Dead("undecodable", "schema id " + unsigned + ": trailing data");
     } catch (IOException | RuntimeException e) {
       return new Dead("undecodable", "schema id " + unsigned + ": " + e.getMessage());
@@ -96,8 +102,7 @@ final class AvroTrades {
   }
 
   private static Object schema(Registry registry, long id) {
-    String key = registry.url() + "#" + id;
-    Schema cached = SCHEMAS.get(key);
+    Schema cached = SCHEMAS.get(id);
     if (cached != null) return cached;
     String text = fetch(registry, id);
     if (text == null) return new Dead("unknown_schema", "schema id " + id + " is not in the registry");
@@ -107,7 +112,7 @@ final class AvroTrades {
     } catch (RuntimeException e) {
       return new Dead("undecodable", "schema id " + id + " is not an Avro schema tickflow reads: " + e.getMessage());
     }
-    SCHEMAS.put(key, parsed);
+    SCHEMAS.put(id, parsed);
     return parsed;
   }
 

@@ -57,13 +57,11 @@ public final class Validate {
   private static final Pattern ISO =
       Pattern.compile("(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,9}))?Z");
 
-  /** A Kafka record (topic, partition, offset, key, value) to a row of {@link #SCHEMA}. */
-  public static Row check(String topic, int partition, long offset, byte[] keyBytes, byte[] value) {
-    return check(topic, partition, offset, keyBytes, value, null);
-  }
-
-  /** As above, reading Avro-framed messages with their writer schema from {@code registry}. */
-  static Row check(String topic, int partition, long offset, byte[] keyBytes, byte[] value,
+  /**
+   * A Kafka record (topic, partition, offset, key, value) to a row of {@link #SCHEMA}; Avro-framed
+   * values are read with their writer schema from {@code registry} (null: none configured).
+   */
+  public static Row check(String topic, int partition, long offset, byte[] keyBytes, byte[] value,
       AvroTrades.Registry registry) {
     String key = keyBytes == null ? null : new String(keyBytes, StandardCharsets.UTF_8);
     Check c = new Check(topic, partition, offset, key, value, registry);
