@@ -29,9 +29,14 @@ export function listMigrations(): Migration[] {
 /** Returns the versions it applied. */
 export async function migrate(db: Db): Promise<number[]> {
   const applied: number[] = []
-  await db.query(
-    'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
-  )
+  // Under the lock too: two `create table if not exists` at once on a new database collide in
+  // PostgreSQL's catalog (pg_type_typname_nsp_index) instead of one of them seeing the table.
+  await db.transaction(async (tx) => {
+    await tx.query('select pg_advisory_xact_lock($1)', [LOCK_KEY])
+    await tx.query(
+      'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
+    )
+  })
   for (const m of listMigrations()) {
     // Day partitions of an older store are merged (migration 003) before later migrations touch
     // every partition of ticks in one transaction.
