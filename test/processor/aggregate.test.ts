@@ -1,9 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { aggregate } from '../../src/processor/aggregate.ts'
-import { decText } from '../../src/domain/decimal.ts'
-import type { PartialBar, Tick } from '../../src/domain/types.ts'
-import { parseMicros } from '../../src/domain/time.ts'
+import fc from 'fast-check'
+import { add, cmp, decText, mul, parseDec, ZERO } from '../../src/domain/decimal.ts'
+import { INTERVALS, type Interval, type PartialBar, type Tick } from '../../src/domain/types.ts'
+import { formatMicros, parseMicros } from '../../src/domain/time.ts'
+import { effectOf } from '../../src/domain/conditions.ts'
+import { bucketStart } from '../../src/processor/lateness.ts'
 
 function tick(
   ts: string,
@@ -151,4 +154,121 @@ test('a crypto source counts every trade, whatever conditions it carries', () =>
     pv: '900.005',
     trades: 1,
   })
+})
+
+/**
+ * The definition, trade by trade and interval by interval: a bar's trades in batch order; open is
+ * the first trade of least (event time, offset), close the first of greatest, high/low the first
+ * of the extreme value (its text kept: 10.0 and 10.00 are equal), volume and pv exact sums.
+ */
+function reference(ticks: Tick[], intervals: readonly Interval[], tz: string): PartialBar[] {
+  const out: PartialBar[] = []
+  for (const interval of intervals) {
+    const groups = new Map<string, Tick[]>()
+    for (const t of ticks) {
+      const k = `${t.symbol}|${bucketStart(interval, t.tsMs, tz)}`
+      groups.set(k, [...(groups.get(k) ?? []), t])
+    }
+    for (const [k, group] of groups) {
+      const later = (a: Tick, b: Tick): boolean =>
+        a.micros > b.micros || (a.micros === b.micros && a.offset > b.offset)
+      const last = group.filter((t) => effectOf(t.source, t.conditions).last)
+      const hl = group.filter((t) => effectOf(t.source, t.conditions).highLow)
+      const vol = group.filter((t) => effectOf(t.source, t.conditions).volume)
+      const open = last.reduce<Tick | undefined>(
+        (m, t) => (m === undefined || later(m, t) ? t : m),
+        undefined,
+      )
+      const close = last.reduce<Tick | undefined>(
+        (m, t) => (m === undefined || later(t, m) ? t : m),
+        undefined,
+      )
+      const high = hl.reduce<Tick | undefined>(
+        (m, t) => (m === undefined || cmp(parseDec(t.price), parseDec(m.price)) > 0 ? t : m),
+        undefined,
+      )
+      const low = hl.reduce<Tick | undefined>(
+        (m, t) => (m === undefined || cmp(parseDec(t.price), parseDec(m.price)) < 0 ? t : m),
+        undefined,
+      )
+      out.push({
+        symbol: group[0]!.symbol,
+        interval,
+        bucket: Number(k.split('|')[1]),
+        open: open?.price ?? null,
+        high: high?.price ?? null,
+        low: low?.price ?? null,
+        close: close?.price ?? null,
+        volume: decText(vol.reduce((s, t) => add(s, parseDec(t.size)), ZERO)),
+        pv: decText(vol.reduce((s, t) => add(s, mul(parseDec(t.price), parseDec(t.size))), ZERO)),
+        trades: group.length,
+        openTs: open?.ts ?? null,
+        openSeq: open?.offset ?? null,
+        closeTs: close?.ts ?? null,
+        closeSeq: close?.offset ?? null,
+      })
+    }
+  }
+  return out
+}
+
+const byKey = (bars: PartialBar[]): PartialBar[] =>
+  [...bars].sort((a, b) =>
+    `${a.interval}|${a.symbol}|${a.bucket}` < `${b.interval}|${b.symbol}|${b.bucket}` ? -1 : 1,
+  )
+
+test('bars merged from one-second bars equal every trade added to every interval, in any zone', () => {
+  // Around a local midnight of zones whose offsets are not whole hours (+05:45, +10:30 in summer)
+  // and one with DST, with equal prices written differently and repeated (time, offset) pairs.
+  const midnight = Date.parse('2026-11-24T18:15:00Z') // 00:00 in Asia/Kathmandu
+  const trade = fc.record({
+    symbol: fc.constantFrom('AAPL', 'MSFT'),
+    us: fc.oneof(
+      fc.integer({ min: -3_000_000, max: 3_000_000 }),
+      fc.integer({ min: -7_200_000_000, max: 7_200_000_000 }),
+    ),
+    price: fc.constantFrom('10', '10.0', '10.00', '9.5', '11.25', '0.0001'),
+    size: fc.constantFrom('1', '0.5', '100', '0.000001'),
+    offset: fc.integer({ min: 0, max: 40 }),
+    conditions: fc.constantFrom<string[] | undefined>(
+      undefined,
+      ['UTP:@'],
+      ['UTP:I'],
+      ['UTP:Z'],
+      ['UTP:M'],
+      ['UTP:T'],
+    ),
+    source: fc.constantFrom('t', 't', 'binance'),
+  })
+  fc.assert(
+    fc.property(
+      fc.array(trade, { maxLength: 120 }),
+      fc.constantFrom('UTC', 'Asia/Kathmandu', 'Australia/Adelaide', 'America/New_York'),
+      (trades, tz) => {
+        const ticks = trades.map((x) => {
+          const micros = midnight * 1000 + x.us
+          return {
+            ...tick(formatMicros(micros), x.price, x.size, x.offset, x.symbol, x.conditions, x.source),
+            tsMs: Math.floor(micros / 1000),
+            micros,
+          }
+        })
+        assert.deepEqual(byKey(aggregate(ticks, INTERVALS, tz)), byKey(reference(ticks, INTERVALS, tz)))
+      },
+    ),
+    { numRuns: 300 },
+  )
+})
+
+test('of equal highs and lows written differently, the first trade of the batch gives the text', () => {
+  const s = '2026-11-24T14:30:'
+  const ticks = [
+    tick(`${s}00.100000Z`, '9', '1', 1),
+    tick(`${s}01.100000Z`, '10.00', '1', 2), // the first 10 of the batch, in the second second
+    tick(`${s}00.200000Z`, '10.0', '1', 3),
+    tick(`${s}01.200000Z`, '9.000', '1', 4), // the first 9 in the second second, after 9 in the first
+  ]
+  const minute = aggregate(ticks, ['1m'], 'UTC')[0]!
+  assert.deepEqual([minute.high, minute.low], ['10.00', '9'])
+  assert.deepEqual(byKey(aggregate(ticks, INTERVALS, 'UTC')), byKey(reference(ticks, INTERVALS, 'UTC')))
 })
