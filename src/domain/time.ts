@@ -6,6 +6,12 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/
 
 /** Strict ISO-8601 UTC (`Z`) with a real calendar date, years 1970–2199; µs since the epoch. */
 export function parseMicros(s: string): number | undefined {
+  // Trades arrive many to a second: the last second read is kept, and a string that starts with it
+  // only has its fraction read (the same rule as the pattern: `.` then 1–9 digits, then `Z`).
+  if (lastSecond !== '' && s.startsWith(lastSecond)) {
+    const fraction = fractionMicros(s)
+    if (fraction !== undefined) return lastSecondMicros + fraction
+  }
   const m = ISO.exec(s)
   if (!m) return undefined
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
@@ -20,8 +26,32 @@ export function parseMicros(s: string): number | undefined {
   const ms = Date.UTC(year, month - 1, day, hour, minute, second)
   const d = new Date(ms)
   if (d.getUTCFullYear() !== year || d.getUTCMonth() + 1 !== month || d.getUTCDate() !== day) return undefined
-  const fraction = Number((m[7] ?? '').padEnd(6, '0').slice(0, 6))
-  return ms * 1000 + fraction
+  lastSecond = s.slice(0, 19)
+  lastSecondMicros = ms * 1000
+  return ms * 1000 + Number((m[7] ?? '').padEnd(6, '0').slice(0, 6))
+}
+
+let lastSecond = ''
+let lastSecondMicros = 0
+
+/** The µs of `.d{1,9}Z` after the 19 characters of the second (none: 0), or undefined if not that. */
+function fractionMicros(s: string): number | undefined {
+  const n = s.length
+  if (n === 20) return s.charCodeAt(19) === 90 ? 0 : undefined // "…:SSZ"
+  if (n < 22 || n > 30 || s.charCodeAt(19) !== 46 || s.charCodeAt(n - 1) !== 90) return undefined
+  let micros = 0
+  for (let i = 20; i < n - 1; i++) {
+    const d = s.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return undefined
+    if (i < 26) micros = micros * 10 + d
+  }
+  for (let i = Math.min(n - 1, 26); i < 26; i++) micros *= 10
+  return micros
+}
+
+/** The canonical text of `s`, which parseMicros read as `micros`: `s` itself when already canonical. */
+export function canonicalTime(s: string, micros: number): string {
+  return s.length === 27 ? s : formatMicros(micros)
 }
 
 /** µs since the epoch → `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */

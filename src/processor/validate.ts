@@ -4,7 +4,7 @@
 import { z } from 'zod'
 import type { BusMessage } from '../bus/types.ts'
 import type { DeadLetter, DeadLetterReason, Tick } from '../domain/types.ts'
-import { formatMicros, parseMicros } from '../domain/time.ts'
+import { canonicalTime, parseMicros } from '../domain/time.ts'
 import { UNPARSED_HEADER } from '../domain/trade.ts'
 import { isAvroFramed, schemaIdOf, type Undecodable } from '../bus/wire.ts'
 import { isSymbol } from '../domain/symbol.ts'
@@ -128,13 +128,13 @@ export function classify(m: BusMessage, options: ValidationOptions = {}): Classi
   if (t.recvTs !== undefined) {
     const recv = parseMicros(t.recvTs)
     if (recv === undefined) return dead('bad_timestamp', `recvTs ${JSON.stringify(t.recvTs.slice(0, 40))}`)
-    recvTs = formatMicros(recv)
+    recvTs = canonicalTime(t.recvTs, recv)
   }
   return {
     ok: true,
     tick: {
       symbol: t.symbol,
-      ts: formatMicros(micros),
+      ts: canonicalTime(t.ts, micros),
       micros,
       tsMs,
       price: t.price,
