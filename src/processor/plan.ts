@@ -27,15 +27,26 @@ export function partitionsOf(items: BatchItem[]): { topic: string; partition: nu
  * duplicate.
  */
 export function uniqueOffsets(items: BatchItem[]): BatchItem[] {
-  const seen = new Set<string>()
+  // Offsets per partition; the partition seen last is found without building its key, as a batch
+  // holds runs of one partition.
+  const seen = new Map<string, Set<bigint>>()
+  let lastTopic = ''
+  let lastPartition = -1
+  let offsets: Set<bigint> | undefined
   const out: BatchItem[] = []
   for (const i of items) {
-    const k = `${i.topic}\0${i.partition}\0${i.offset}`
-    if (seen.has(k)) continue
-    seen.add(k)
+    if (offsets === undefined || i.partition !== lastPartition || i.topic !== lastTopic) {
+      const k = offsetKey(i.topic, i.partition)
+      offsets = seen.get(k)
+      if (!offsets) seen.set(k, (offsets = new Set()))
+      lastTopic = i.topic
+      lastPartition = i.partition
+    }
+    if (offsets.has(i.offset)) continue
+    offsets.add(i.offset)
     out.push(i)
   }
-  return out
+  return out.length === items.length ? items : out
 }
 
 /**
@@ -126,19 +137,26 @@ const EMPTY: AlertHistory = { trades: new Map(), bars: new Map(), series: new Ma
  * batch: those are duplicates (dead letters with reason duplicate_trade_id).
  */
 async function duplicateIds(ticks: Tick[], ctx: PlanContext): Promise<Set<number>> {
-  const firstSeen = new Set<string>()
+  const firstSeen = new Map<string, Set<string>>()
   const repeated = new Set<number>()
-  const ids: { source: string; tradeId: string }[] = []
+  const sources: string[] = []
+  const tradeIds: string[] = []
   const index: number[] = []
-  ticks.forEach((t, i) => {
-    if (t.tradeId === null) return
-    const k = `${t.source}\0${t.tradeId}`
-    if (firstSeen.has(k)) return void repeated.add(i)
-    firstSeen.add(k)
-    ids.push({ source: t.source, tradeId: t.tradeId })
+  for (let i = 0; i < ticks.length; i++) {
+    const t = ticks[i]!
+    if (t.tradeId === null) continue
+    let ids = firstSeen.get(t.source)
+    if (!ids) firstSeen.set(t.source, (ids = new Set()))
+    if (ids.has(t.tradeId)) {
+      repeated.add(i)
+      continue
+    }
+    ids.add(t.tradeId)
+    sources.push(t.source)
+    tradeIds.push(t.tradeId)
     index.push(i)
-  })
-  for (const pos of await ctx.claimTradeIds(ids)) repeated.add(index[pos]!)
+  }
+  for (const pos of await ctx.claimTradeIds(sources, tradeIds)) repeated.add(index[pos]!)
   return repeated
 }
 
