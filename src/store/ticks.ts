@@ -28,10 +28,10 @@ export interface PlanContext {
   /** Next offset already stored per `${topic}\0${partition}` of the batch (locked until commit). */
   stored: Map<string, bigint>
   /**
-   * Records the trade ids (source, id) as seen and returns the positions of those that were
+   * Records the trade ids (sources[i], tradeIds[i]) as seen and returns the positions of those that were
    * already stored before: those trades are duplicates.
    */
-  claimTradeIds(ids: { source: string; tradeId: string }[]): Promise<Set<number>>
+  claimTradeIds(sources: string[], tradeIds: string[]): Promise<Set<number>>
   /** The alert rules in force for this batch. */
   alertRules(): Promise<AlertRule[]>
   /** The stored trades and bars the rules need to evaluate the batch (before its own rows). */
@@ -130,7 +130,7 @@ export class TickStore {
       const stored = await lockOffsets(tx, groupId, partitions)
       const plan = await build({
         stored,
-        claimTradeIds: (ids) => claimTradeIds(tx, ids),
+        claimTradeIds: (sources, tradeIds) => claimTradeIds(tx, sources, tradeIds),
         alertRules: () => listRules(tx),
         alertHistory: (needs) => readHistory(tx, needs),
       })
@@ -150,22 +150,34 @@ export class TickStore {
   }
 }
 
-async function claimTradeIds(
-  tx: Queryable,
-  ids: { source: string; tradeId: string }[],
-): Promise<Set<number>> {
-  if (ids.length === 0) return new Set()
-  // Only the ids that were already stored come back (by position), usually none: the insert
-  // itself is the check, and no row per stored trade travels back to the processor.
+async function claimTradeIds(tx: Queryable, sources: string[], tradeIds: string[]): Promise<Set<number>> {
+  if (sources.length === 0) return new Set()
+  // Usually no id was stored before, and COPY adds them at about twice the speed of the insert
+  // below. One stored id fails the COPY on the primary key; then it is undone and the insert tells
+  // which ones were.
+  let text = ''
+  for (let i = 0; i < sources.length; i++) text += `${copyField(sources[i]!)}\t${copyField(tradeIds[i]!)}\n`
+  await tx.exec('savepoint claim_trade_ids')
+  try {
+    await tx.copyIn('copy trade_ids (source, trade_id) from stdin', text)
+    return new Set()
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err
+    await tx.exec('rollback to savepoint claim_trade_ids')
+  }
+  // Only the ids that were already stored come back (by position): the insert itself is the
+  // check, and no row per stored trade travels back to the processor.
   const rows = await tx.query<{ ord: string }>(
     `with k as (select * from unnest($1::text[], $2::text[]) with ordinality as u(source, trade_id, ord)),
      ins as (insert into trade_ids (source, trade_id) select source, trade_id from k
              on conflict do nothing returning source, trade_id)
      select k.ord::text from k left join ins using (source, trade_id) where ins.source is null`,
-    [ids.map((i) => i.source), ids.map((i) => i.tradeId)],
+    [sources, tradeIds],
   )
   return new Set(rows.map((r) => Number(r.ord) - 1))
 }
+
+const UNIQUE_VIOLATION = '23505'
 
 /** Locks the group's offset rows of the partitions (created at 0 if new) and returns them. */
 async function lockOffsets(

@@ -3,7 +3,10 @@
 // as one instant.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { connectPostgres, type Db } from '../../src/store/db.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { connectPostgres, openPglite, type Db } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import { TickStore } from '../../src/store/ticks.ts'
 import { writeBatch } from '../../src/processor/plan.ts'
@@ -87,3 +90,52 @@ test('seven fraction digits just before midnight: stored on its own day, in its 
   )
   assert.deepEqual(day, { open: '10', close: '13', trades: '3' })
 })
+
+for (const kind of ['postgres', 'pglite'] as const) {
+  test(`trade ids (${kind}): fresh ones are claimed in one go, stored ones are found among fresh ones, ids kept byte for byte`, async (t) => {
+    let db: Db
+    if (kind === 'postgres') db = await database(t)
+    else {
+      const dir = mkdtempSync(join(tmpdir(), 'tickflow-plan-'))
+      t.after(() => rmSync(dir, { recursive: true, force: true }))
+      db = await openPglite(dir)
+      t.after(() => db.close())
+      await migrate(db)
+    }
+    const store = new TickStore(db)
+    const ids = ['a\\b', 'tab\\tnot', 'é€😀', 'x"y,z', '\\N']
+    const first = await writeBatch(
+      store,
+      'g',
+      ids.map((id, i) => item(i, '2026-11-24T15:30:00Z', id)),
+    )
+    assert.equal(first.stored.length, 5)
+    // A second batch: two ids stored before, between three new ones, and a new one twice.
+    const again = ['new1', ids[2]!, 'new2', ids[0]!, 'new3', 'new1']
+    const second = await writeBatch(
+      store,
+      'g',
+      again.map((id, i) => item(10 + i, '2026-11-24T15:30:01Z', id)),
+    )
+    assert.deepEqual(
+      second.stored.map((s) => s.tradeId),
+      ['new1', 'new2', 'new3'],
+    )
+    // new1's second copy is a duplicate within the batch; ids[2] and ids[0] were stored before.
+    assert.deepEqual(
+      second.deadLettered.map((d) => [d.reason, String(d.offset)]),
+      [
+        ['duplicate_trade_id', '11'],
+        ['duplicate_trade_id', '13'],
+        ['duplicate_trade_id', '15'],
+      ],
+    )
+    const stored = await db.query<{ trade_id: string }>('select trade_id from trade_ids order by trade_id')
+    assert.deepEqual(
+      stored.map((r) => r.trade_id),
+      [...ids, 'new1', 'new2', 'new3'].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+    )
+    const [n] = await db.query<{ n: string }>('select count(*)::text as n from ticks')
+    assert.equal(n!.n, '8')
+  })
+}
