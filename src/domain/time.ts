@@ -6,15 +6,17 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z$/
 
 /** Strict ISO-8601 UTC (`Z`) with a real calendar date, years 1970–2199; µs since the epoch. */
 export function parseMicros(s: string): number | undefined {
-  // Trades arrive many to a second: the last second read is kept, and a string that starts with it
+  // Trades arrive many to a second: the last two seconds read are kept (a trade's event time and
+  // its receive time are usually in different seconds), and a string that starts with one of them
   // only has its fraction read (the same rule as the pattern: `.` then 1–9 digits, then `Z`).
-  if (lastSecond !== '' && s.startsWith(lastSecond)) {
+  const second = s.startsWith(seconds[0]) ? 0 : s.startsWith(seconds[1]) ? 1 : -1
+  if (second >= 0) {
     const fraction = fractionMicros(s)
-    if (fraction !== undefined) return lastSecondMicros + fraction
+    if (fraction !== undefined) return (second === 0 ? secondMicros[0] : secondMicros[1]) + fraction
   }
   const m = ISO.exec(s)
   if (!m) return undefined
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+  const [year, month, day, hour, minute, sec] = m.slice(1, 7).map(Number) as [
     number,
     number,
     number,
@@ -22,17 +24,20 @@ export function parseMicros(s: string): number | undefined {
     number,
     number,
   ]
-  if (year < 1970 || year > 2199 || hour > 23 || minute > 59 || second > 59) return undefined
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second)
+  if (year < 1970 || year > 2199 || hour > 23 || minute > 59 || sec > 59) return undefined
+  const ms = Date.UTC(year, month - 1, day, hour, minute, sec)
   const d = new Date(ms)
   if (d.getUTCFullYear() !== year || d.getUTCMonth() + 1 !== month || d.getUTCDate() !== day) return undefined
-  lastSecond = s.slice(0, 19)
-  lastSecondMicros = ms * 1000
+  seconds[nextSlot] = s.slice(0, 19)
+  secondMicros[nextSlot] = ms * 1000
+  nextSlot = 1 - nextSlot
   return ms * 1000 + Number((m[7] ?? '').padEnd(6, '0').slice(0, 6))
 }
 
-let lastSecond = ''
-let lastSecondMicros = 0
+// Never-matching until filled: every time string is longer than one space.
+const seconds: [string, string] = [' ', ' ']
+const secondMicros: [number, number] = [0, 0]
+let nextSlot = 0
 
 /** The µs of `.d{1,9}Z` after the 19 characters of the second (none: 0), or undefined if not that. */
 function fractionMicros(s: string): number | undefined {
@@ -49,9 +54,15 @@ function fractionMicros(s: string): number | undefined {
   return micros
 }
 
-/** The canonical text of `s`, which parseMicros read as `micros`: `s` itself when already canonical. */
-export function canonicalTime(s: string, micros: number): string {
-  return s.length === 27 ? s : formatMicros(micros)
+/**
+ * The canonical text (`…SS.ffffffZ`) of a time parseMicros accepted: its fraction padded with
+ * zeros or cut to six digits, as formatMicros would print the same instant.
+ */
+export function canonicalTime(s: string): string {
+  const n = s.length
+  if (n === 27) return s
+  if (n === 20) return `${s.slice(0, 19)}.000000Z`
+  return n < 27 ? `${s.slice(0, n - 1)}${'000000'.slice(n - 21)}Z` : `${s.slice(0, 26)}Z`
 }
 
 /** µs since the epoch → `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */

@@ -128,13 +128,13 @@ export function classify(m: BusMessage, options: ValidationOptions = {}): Classi
   if (t.recvTs !== undefined) {
     const recv = parseMicros(t.recvTs)
     if (recv === undefined) return dead('bad_timestamp', `recvTs ${JSON.stringify(t.recvTs.slice(0, 40))}`)
-    recvTs = canonicalTime(t.recvTs, recv)
+    recvTs = canonicalTime(t.recvTs)
   }
   return {
     ok: true,
     tick: {
       symbol: t.symbol,
-      ts: canonicalTime(t.ts, micros),
+      ts: canonicalTime(t.ts),
       micros,
       tsMs,
       price: t.price,
