@@ -39,5 +39,8 @@ export function createLogger(config: LogConfig, name: string): Logger {
         translateTime: 'SYS:HH:MM:ss.l',
       }),
     )
-  return pino(options, pino.destination(1))
+  // Written synchronously, like the lines for people on standard error (say.ts): with the default
+  // asynchronous destination a log line issued before the closing summary could reach a shared
+  // output after it.
+  return pino(options, pino.destination({ dest: 1, sync: true }))
 }

@@ -140,3 +140,27 @@ test('tickflow completion bash completes commands and flags', async (t) => {
   assert.equal(bad.code, 2)
   assertOneLine(bad.output, /completion bash\|zsh .*\[TF_USAGE\]$/)
 })
+
+test('a JSON log line is written before the call returns, so a line for people written after it comes after it', async (t) => {
+  const dir = tempDir(t, 'tickflow-order-')
+  const path = join(dir, 'out.txt')
+  const fd = openSync(path, 'w')
+  // Standard output and error share one file: 200 log lines, each followed by a line on stderr.
+  const script = `
+    import { createLogger } from ${JSON.stringify(join(root, 'src/cli/logger.ts'))}
+    import { writeSync } from 'node:fs'
+    const log = createLogger({ logLevel: 'info', logFormat: 'json' }, 'order')
+    for (let i = 0; i < 200; i++) { log.info({ i }, 'log'); writeSync(2, 'said ' + i + '\\n') }
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', fd, fd] })
+  closeSync(fd)
+  const [code] = (await once(child, 'exit')) as [number | null]
+  assert.equal(code, 0, readFileSync(path, 'utf8'))
+  const lines = readFileSync(path, 'utf8').trim().split('\n')
+  assert.equal(lines.length, 400)
+  lines.forEach((l, n) => {
+    const i = n >> 1
+    if (n % 2 === 0) assert.equal((JSON.parse(l) as { i: number }).i, i, `line ${n}: ${l}`)
+    else assert.equal(l, `said ${i}`)
+  })
+})
