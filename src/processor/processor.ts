@@ -99,19 +99,21 @@ export function startProcessor(o: ProcessorOptions): Processor {
     for (const t of result.stored) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
     countUnmapped(result.stored, o, unmappedSeen)
     for (const m of batch) lastStoredTimestamp.set(m.partition, m.timestamp)
-    o.log.debug(
-      {
-        topic: o.topic,
-        partitions: [...new Set(batch.map((m) => m.partition))],
-        firstOffset: String(batch[0]!.offset),
-        lastOffset: String(batch.at(-1)!.offset),
-        rows: result.stored.length,
-        dead: result.deadLettered.length,
-        skipped: result.skipped,
-        ms: Math.round(performance.now() - started),
-      },
-      'batch committed',
-    )
+    // The batch's partition list is built only when the line is written.
+    if (o.log.isLevelEnabled('debug'))
+      o.log.debug(
+        {
+          topic: o.topic,
+          partitions: [...new Set(batch.map((m) => m.partition))],
+          firstOffset: String(batch[0]!.offset),
+          lastOffset: String(batch.at(-1)!.offset),
+          rows: result.stored.length,
+          dead: result.deadLettered.length,
+          skipped: result.skipped,
+          ms: Math.round(performance.now() - started),
+        },
+        'batch committed',
+      )
     watermarks ??= new Watermarks(o.allowedLatenessMs ?? 5000, await o.store.timezone())
     for (const [interval, n] of watermarks.observe(result.stored, INTERVALS))
       o.metrics.lateTrades.inc({ interval }, n)
