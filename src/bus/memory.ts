@@ -2,6 +2,7 @@
 // committed offsets per consumer group, mirroring what the processor relies on in Kafka (per-key
 // order within a partition, commit after the handler, re-delivery of what was not committed).
 import type {
+  AheadHandler,
   BatchHandler,
   Bus,
   BusConsumer,
@@ -28,13 +29,46 @@ function partitionFor(key: string, n: number): number {
   return (h >>> 0) % n
 }
 
-export function createMemoryBus(): Bus {
+export interface MemoryBusOptions {
+  /**
+   * Messages a topic may hold that a consuming group has not committed yet before a send waits for
+   * the consumers (default 20,000): a source faster than the processor then slows down instead of
+   * filling memory with its backlog, as a broker's acknowledgements slow a Kafka producer. A topic
+   * no group consumes yet never makes a send wait.
+   */
+  maxBacklog?: number
+}
+
+export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
+  const maxBacklog = options.maxBacklog ?? 20_000
   const topics = new Map<string, Topic>()
   const committed = new Map<string, bigint[]>() // `${group}\0${topic}` → next offset per partition
   const waiters = new Set<() => void>()
   const wake = (): void => {
     for (const w of waiters) w()
     waiters.clear()
+  }
+  /** Sends waiting for room, woken whenever consumers commit (and when the bus closes). */
+  const roomWaiters = new Set<() => void>()
+  let busClosed = false
+  const wakeSenders = (): void => {
+    for (const w of roomWaiters) w()
+    roomWaiters.clear()
+  }
+  /** Running consumers per `${group}\0${topic}`: only their groups' progress makes room. */
+  const running = new Map<string, number>()
+  /** What the running groups still have to consume of a topic, or 0 when none runs. */
+  function backlog(name: string, t: Topic): number {
+    let most = 0
+    for (const [key, n] of running) {
+      if (n === 0 || !key.endsWith(`\0${name}`)) continue
+      const next = committed.get(key)
+      if (!next) continue
+      let left = 0
+      t.partitions.forEach((log, p) => (left += log.length - Number(next[p]! - t.base[p]!)))
+      most = Math.max(most, left)
+    }
+    return most
   }
 
   function topicOf(name: string): Topic {
@@ -50,7 +84,7 @@ export function createMemoryBus(): Bus {
     kind: 'memory',
     producer(): BusProducer {
       return {
-        send(topic: string, messages: OutMessage[]): Promise<void> {
+        async send(topic: string, messages: OutMessage[]): Promise<void> {
           const t = topicOf(topic)
           const now = Date.now()
           for (const m of messages) {
@@ -67,7 +101,12 @@ export function createMemoryBus(): Bus {
             })
           }
           wake()
-          return Promise.resolve()
+          // Appended at once (so sends keep their order); acknowledged once the backlog has room,
+          // and never before the event loop has turned: a source that reads faster than the
+          // processor writes must not hold the thread while the processor's database replies wait.
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          while (!busClosed && backlog(topic, t) > maxBacklog)
+            await new Promise<void>((resolve) => roomWaiters.add(resolve))
         },
         close: () => Promise.resolve(),
       }
@@ -77,29 +116,14 @@ export function createMemoryBus(): Bus {
       const maxBatch = options.maxBatch ?? 5000
       let closed = false
       return {
-        async run(handler: BatchHandler): Promise<void> {
-          while (!closed) {
-            const batch: BusMessage[] = []
-            for (const name of options.topics) {
-              const t = topicOf(name)
-              const key = `${options.groupId}\0${name}`
-              const next = committed.get(key) ?? t.base.slice()
-              committed.set(key, next)
-              t.partitions.forEach((log, p) => {
-                const from = Number(next[p]! - t.base[p]!)
-                for (let i = from; i < log.length && batch.length < maxBatch; i++) batch.push(log[i]!)
-              })
-            }
-            if (batch.length === 0) {
-              await new Promise<void>((resolve) => waiters.add(resolve))
-              continue
-            }
-            await handler(batch)
-            for (const m of batch) {
-              const next = committed.get(`${options.groupId}\0${m.topic}`)!
-              if (next[m.partition]! <= m.offset) next[m.partition] = m.offset + 1n
-            }
-            trim()
+        async run(handler: BatchHandler, ahead?: AheadHandler): Promise<void> {
+          const keys = options.topics.map((name) => `${options.groupId}\0${name}`)
+          for (const k of keys) running.set(k, (running.get(k) ?? 0) + 1)
+          try {
+            await consume(handler, ahead)
+          } finally {
+            for (const k of keys) running.set(k, running.get(k)! - 1)
+            wakeSenders()
           }
         },
         close(): Promise<void> {
@@ -107,6 +131,47 @@ export function createMemoryBus(): Bus {
           wake()
           return Promise.resolve()
         },
+      }
+      /** Up to maxBatch messages per batch, partition by partition from the group's next offsets. */
+      function take(skip: Map<string, number>): BusMessage[] {
+        const batch: BusMessage[] = []
+        for (const name of options.topics) {
+          const t = topicOf(name)
+          const key = `${options.groupId}\0${name}`
+          const next = committed.get(key) ?? t.base.slice()
+          committed.set(key, next)
+          t.partitions.forEach((log, p) => {
+            const from = Number(next[p]! - t.base[p]!) + (skip.get(`${name}\0${p}`) ?? 0)
+            for (let i = from; i < log.length && batch.length < maxBatch; i++) batch.push(log[i]!)
+          })
+        }
+        return batch
+      }
+      async function consume(handler: BatchHandler, ahead?: AheadHandler): Promise<void> {
+        const none = new Map<string, number>()
+        while (!closed) {
+          const batch = take(none)
+          if (batch.length === 0) {
+            await new Promise<void>((resolve) => waiters.add(resolve))
+            continue
+          }
+          if (ahead) {
+            // The batch after this one, as take() will build it once this one is committed.
+            const taken = new Map<string, number>()
+            for (const m of batch) {
+              const k = `${m.topic}\0${m.partition}`
+              taken.set(k, (taken.get(k) ?? 0) + 1)
+            }
+            const next = take(taken)
+            if (next.length > 0) ahead(next)
+          }
+          await handler(batch)
+          for (const m of batch) {
+            const next = committed.get(`${options.groupId}\0${m.topic}`)!
+            if (next[m.partition]! <= m.offset) next[m.partition] = m.offset + 1n
+          }
+          trim()
+        }
       }
     },
 
@@ -130,7 +195,9 @@ export function createMemoryBus(): Bus {
     },
 
     close(): Promise<void> {
+      busClosed = true
       wake()
+      wakeSenders()
       return Promise.resolve()
     },
   }
@@ -149,6 +216,7 @@ export function createMemoryBus(): Bus {
         }
       })
     }
+    wakeSenders()
   }
 
   return bus

@@ -33,9 +33,19 @@ export interface BusProducer {
  */
 export type BatchHandler = (batch: BusMessage[]) => Promise<void>
 
+/**
+ * Shown the messages that will most likely make the next batch, while the current one is handled,
+ * so work that depends only on the messages (decoding, validation) can be done meanwhile. Advice
+ * only: the next batch may differ, and the handler must not rely on having seen them.
+ */
+export type AheadHandler = (next: readonly BusMessage[]) => void
+
 export interface BusConsumer {
-  /** Runs until close(); rejects if consumption fails for good. */
-  run(handler: BatchHandler): Promise<void>
+  /**
+   * Runs until close(); rejects if consumption fails for good. A bus that can look ahead shows the
+   * next messages to `ahead` before each handler call (the in-process bus does; Kafka does not).
+   */
+  run(handler: BatchHandler, ahead?: AheadHandler): Promise<void>
   close(): Promise<void>
 }
 

@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics/registry.ts'
 import type { TickStore, BatchResult } from '../store/ticks.ts'
 import { INTERVALS, type BatchItem, type DeadLetter, type Tick } from '../domain/types.ts'
 import { Watermarks, type BarUpdate } from './lateness.ts'
-import { classify, type ValidationOptions } from './validate.ts'
+import { classify, type Classified, type ValidationOptions } from './validate.ts'
 import { uniqueOffsets, writeBatch } from './plan.ts'
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, deadLetterRequests } from './dead-letters.ts'
 import { StepError, failedStep, isContentFailure } from './failures.ts'
@@ -56,6 +56,32 @@ export function startProcessor(o: ProcessorOptions): Processor {
   let watermarks: Watermarks | undefined
   const avro = new AvroTradeDecoder(o.registry)
   let limits: Promise<{ validation: ValidationOptions; dlqBytes: number }> | undefined
+  /** The validation options once known: messages shown ahead are classified only then. */
+  let known: ValidationOptions | undefined
+  /** Messages of the next batch classified while the current one was being written. */
+  const early = new WeakMap<BusMessage, Classified>()
+  let aheadRun = 0
+
+  /**
+   * Classifies the messages of the next batch in small slices between the current batch's
+   * database round trips; a newer look-ahead (or the batch itself) takes over from an older one.
+   * Avro-framed messages wait for the batch, which first fetches their writer schemas.
+   */
+  function ahead(next: readonly BusMessage[]): void {
+    const run = ++aheadRun
+    const options = known
+    if (!options) return
+    let i = 0
+    const slice = (): void => {
+      if (run !== aheadRun || closing) return
+      for (const end = Math.min(i + AHEAD_SLICE, next.length); i < end; i++) {
+        const m = next[i]!
+        if (!isAvroFramed(m.value)) early.set(m, classify(m, options))
+      }
+      if (i < next.length) setImmediate(slice)
+    }
+    setImmediate(slice)
+  }
 
   async function readLimits(): Promise<{ validation: ValidationOptions; dlqBytes: number }> {
     const validation = { ...o.validation }
@@ -78,10 +104,11 @@ export function startProcessor(o: ProcessorOptions): Processor {
           throw new StepError('schema registry lookup', err)
         }),
       )
+    known = validation
     const withAvro = { ...validation, avro }
     const items: BatchItem[] = uniqueOffsets(
       batch.map((m) => {
-        const c = classify(m, withAvro)
+        const c = early.get(m) ?? classify(m, withAvro)
         return c.ok
           ? { topic: m.topic, partition: m.partition, offset: m.offset, tick: c.tick }
           : { topic: m.topic, partition: m.partition, offset: m.offset, dead: c.dead }
@@ -205,7 +232,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
     )
   }
 
-  const done = consumer.run(handle).finally(() => clearInterval(lagTimer))
+  const done = consumer.run(handle, ahead).finally(() => clearInterval(lagTimer))
   return {
     done,
     async close() {
@@ -224,6 +251,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
 }
 
 const CLOSE_MS = 5000
+/** Messages classified ahead per turn of the event loop. */
+const AHEAD_SLICE = 256
 /** A failed step is retried after 100 ms doubling to 10 s, equal jitter. */
 const STEP_RETRY = { initialMs: 100, maxMs: 10_000, maxDoublings: 7, jitter: 'equal' } as const
 
