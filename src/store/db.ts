@@ -5,7 +5,9 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
+import { Worker } from 'node:worker_threads'
 import { seedPglite } from './pglite-seed.ts'
+import type { PgliteReply, PgliteRequest, SerializedError } from './pglite-worker.ts'
 
 export interface Queryable {
   query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>
@@ -111,8 +113,108 @@ export function connectPostgres(url: string, options: { max?: number; applicatio
   }
 }
 
+/**
+ * The embedded store: PGlite in its own thread (src/store/pglite-worker.ts), so its statements,
+ * which run synchronously inside WebAssembly, overlap the main thread's work instead of blocking
+ * its event loop. A new data directory first becomes a copy of the empty cluster template.
+ */
 export async function openPglite(dataDir: string): Promise<Db> {
   await seedPglite(dataDir)
+  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dataDir } })
+  const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>()
+  let nextId = 1
+  let nextTx = 1
+  let stopped: Error | undefined
+  // The thread keeps the process alive only while a request is waiting for it.
+  const settle = (): void => void (pending.size === 0 ? worker.unref() : worker.ref())
+  const stop = (err: Error): void => {
+    stopped ??= err
+    for (const p of pending.values()) p.reject(stopped)
+    pending.clear()
+    settle()
+  }
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.on('message', (reply: PgliteReply) => {
+      if ('ready' in reply) return reply.ready ? resolve() : reject(deserializeError(reply.error))
+      const p = pending.get(reply.id)
+      if (!p) return
+      pending.delete(reply.id)
+      settle()
+      if (reply.ok) p.resolve(reply.rows ?? [])
+      else p.reject(deserializeError(reply.error))
+    })
+    worker.on('error', (err: Error) => {
+      reject(err)
+      stop(new Error(`the embedded database stopped: ${err.message}`))
+    })
+    worker.on('exit', () => {
+      reject(new Error('the embedded database stopped while opening'))
+      stop(new Error('the embedded database is closed'))
+    })
+  })
+  try {
+    await ready
+  } catch (err) {
+    await worker.terminate()
+    throw err
+  }
+  settle()
+  type Request = DistributiveOmit<PgliteRequest, 'id'>
+  const call = (req: Request): Promise<unknown[]> => {
+    if (stopped) return Promise.reject(stopped)
+    const id = nextId++
+    return new Promise<unknown[]>((resolve, reject) => {
+      pending.set(id, { resolve, reject })
+      settle()
+      worker.postMessage({ ...req, id })
+    })
+  }
+  const queryable = (tx?: number): Queryable => ({
+    query: async <R>(sql: string, params?: unknown[]) =>
+      (await call({ op: 'query', tx, sql, params })) as R[],
+    exec: async (sql: string) => void (await call({ op: 'exec', tx, sql })),
+    copyIn: async (sql: string, text: string) => void (await call({ op: 'copyIn', tx, sql, text })),
+  })
+  let closing: Promise<void> | undefined
+  return {
+    kind: 'pglite',
+    ...queryable(),
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const tx = nextTx++
+      await call({ op: 'begin', tx })
+      let result: T
+      try {
+        result = await fn(queryable(tx))
+      } catch (err) {
+        await call({ op: 'rollback', tx }).catch(() => {})
+        throw err
+      }
+      await call({ op: 'commit', tx })
+      return result
+    },
+    close: () =>
+      (closing ??= (async () => {
+        if (stopped) return
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+        await call({ op: 'close' }).catch(() => {})
+        // The thread ends by itself once PGlite has closed; a thread that does not is ended here.
+        const timer = setTimeout(() => void worker.terminate(), 10_000)
+        await exited
+        clearTimeout(timer)
+      })()),
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+function deserializeError(e: SerializedError): Error {
+  const err = new Error(e.message)
+  Object.assign(err, e.fields)
+  return err
+}
+
+/** PGlite in the calling thread (the store's thread, and the benchmark's COPY baseline). */
+export async function openPgliteHere(dataDir: string): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite')
   const db: PGlite = await PGlite.create({ dataDir })
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({

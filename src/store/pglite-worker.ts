@@ -1,0 +1,130 @@
+// The embedded store's thread: PGlite runs here, off the main thread, so its WebAssembly (every
+// statement runs synchronously inside it) no longer blocks the main thread's event loop. The main
+// thread meanwhile reads the source, serves the API and prepares the next batch. db.ts talks to
+// this thread through PgliteRequest / PgliteReply messages.
+import { parentPort, workerData } from 'node:worker_threads'
+import { openPgliteHere, type Db, type Queryable } from './db.ts'
+
+export type PgliteRequest =
+  | { id: number; op: 'query'; tx?: number; sql: string; params?: unknown[] }
+  | { id: number; op: 'exec'; tx?: number; sql: string }
+  | { id: number; op: 'copyIn'; tx?: number; sql: string; text: string }
+  | { id: number; op: 'begin' | 'commit' | 'rollback'; tx: number }
+  | { id: number; op: 'close' }
+
+export type PgliteReply =
+  | { id: number; ok: true; rows?: unknown[] }
+  | { id: number; ok: false; error: SerializedError }
+  | { id: 0; ready: true }
+  | { id: 0; ready: false; error: SerializedError }
+
+/** An error's message and its own string and number fields (SQLSTATE `code`, `detail`, …). */
+export type SerializedError = { message: string; fields: Record<string, string | number> }
+
+export function serializeError(err: unknown): SerializedError {
+  if (!(err instanceof Error)) return { message: String(err), fields: {} }
+  const fields: Record<string, string | number> = { name: err.name }
+  for (const [k, v] of Object.entries(err)) if (typeof v === 'string' || typeof v === 'number') fields[k] = v
+  return { message: err.message, fields }
+}
+
+/** Thrown inside a transaction's function to make PGlite roll it back. */
+const ROLLBACK = new Error('rolled back')
+
+interface OpenTx {
+  q: Queryable
+  end: (commit: boolean) => void
+  done: Promise<void>
+}
+
+function serve(db: Db, port: NonNullable<typeof parentPort>): void {
+  const txs = new Map<number, OpenTx>()
+  /** The last statement sent in each transaction: the next one runs after it. */
+  const queues = new Map<number, Promise<unknown>>()
+  const target = (tx: number | undefined): Queryable => {
+    if (tx === undefined) return db
+    const open = txs.get(tx)
+    if (!open) throw new Error(`transaction ${tx} is not open`)
+    return open.q
+  }
+  const begin = (tx: number): Promise<void> =>
+    new Promise<void>((began, failed) => {
+      let end: (commit: boolean) => void = () => {}
+      const ended = new Promise<boolean>((resolve) => (end = resolve))
+      const done = db
+        .transaction(async (q) => {
+          txs.set(tx, { q, end, done })
+          began()
+          if (!(await ended)) throw ROLLBACK
+        })
+        .catch((err: unknown) => {
+          if (err !== ROLLBACK) throw err
+        })
+        .finally(() => txs.delete(tx))
+      // A BEGIN that fails never reaches the function.
+      done.catch(failed)
+    })
+  const finish = async (tx: number, commit: boolean): Promise<void> => {
+    const open = txs.get(tx)
+    if (!open) throw new Error(`transaction ${tx} is not open`)
+    open.end(commit)
+    await open.done
+  }
+
+  port.on('message', (req: PgliteRequest) => {
+    const run = async (): Promise<unknown[] | undefined> => {
+      switch (req.op) {
+        case 'query':
+          return target(req.tx).query(req.sql, req.params)
+        case 'exec':
+          return void (await target(req.tx).exec(req.sql))
+        case 'copyIn':
+          return void (await target(req.tx).copyIn(req.sql, req.text))
+        case 'begin':
+          return void (await begin(req.tx))
+        case 'commit':
+        case 'rollback':
+          return void (await finish(req.tx, req.op === 'commit'))
+        case 'close':
+          for (const open of txs.values()) open.end(false)
+          await Promise.allSettled([...txs.values()].map((t) => t.done))
+          return void (await db.close())
+      }
+    }
+    // A transaction's statements run one after another in the order sent, so the main thread may
+    // send several without waiting for each reply; statements outside transactions wait for
+    // PGlite's own lock.
+    const tx = 'tx' in req ? req.tx : undefined
+    let result: Promise<unknown[] | undefined>
+    if (tx === undefined) result = run()
+    else {
+      result = (queues.get(tx) ?? Promise.resolve()).then(run)
+      const queued = result.catch(() => {})
+      queues.set(tx, queued)
+      if (req.op === 'commit' || req.op === 'rollback')
+        void queued.then(() => {
+          if (queues.get(tx) === queued) queues.delete(tx)
+        })
+    }
+    result.then(
+      (rows) => {
+        port.postMessage({ id: req.id, ok: true, rows } satisfies PgliteReply)
+        if (req.op === 'close') port.close()
+      },
+      (err: unknown) =>
+        port.postMessage({ id: req.id, ok: false, error: serializeError(err) } satisfies PgliteReply),
+    )
+  })
+}
+
+if (parentPort) {
+  const port = parentPort
+  try {
+    const db = await openPgliteHere((workerData as { dataDir: string }).dataDir)
+    serve(db, port)
+    port.postMessage({ id: 0, ready: true } satisfies PgliteReply)
+  } catch (err) {
+    port.postMessage({ id: 0, ready: false, error: serializeError(err) } satisfies PgliteReply)
+    port.close()
+  }
+}
