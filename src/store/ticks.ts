@@ -134,11 +134,15 @@ export class TickStore {
         alertRules: () => listRules(tx),
         alertHistory: (needs) => readHistory(tx, needs),
       })
-      if (plan.ticks.length > 0) await tx.copyIn(COPY_TICKS, ticksToCopyText(plan.ticks))
-      const bars = await upsertBars(tx, plan.bars)
-      const firings = await insertFirings(tx, plan.firings ?? [])
-      if (plan.deadLetters.length > 0) await insertDeadLetters(tx, plan.deadLetters)
-      await saveOffsets(tx, groupId, plan.offsets)
+      // Sent together (the connection runs them in order, and the first failure fails the rest):
+      // the database does not wait for a round trip between them.
+      const [, bars, firings] = await Promise.all([
+        plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, ticksToCopyText(plan.ticks)) : undefined,
+        upsertBars(tx, plan.bars),
+        insertFirings(tx, plan.firings ?? []),
+        plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
+        saveOffsets(tx, groupId, plan.offsets),
+      ])
       if (beforeCommit && plan.deadLetters.length > 0) await beforeCommit(plan.deadLetters)
       return { stored: plan.ticks, deadLettered: plan.deadLetters, skipped: plan.skipped, bars, firings }
     })
@@ -157,9 +161,11 @@ async function claimTradeIds(tx: Queryable, sources: string[], tradeIds: string[
   // which ones were.
   let text = ''
   for (let i = 0; i < sources.length; i++) text += `${copyField(sources[i]!)}\t${copyField(tradeIds[i]!)}\n`
-  await tx.exec('savepoint claim_trade_ids')
   try {
-    await tx.copyIn('copy trade_ids (source, trade_id) from stdin', text)
+    await Promise.all([
+      tx.exec('savepoint claim_trade_ids'),
+      tx.copyIn('copy trade_ids (source, trade_id) from stdin', text),
+    ])
     return new Set()
   } catch (err) {
     if ((err as { code?: unknown }).code !== UNIQUE_VIOLATION) throw err
@@ -187,19 +193,22 @@ async function lockOffsets(
 ): Promise<Map<string, bigint>> {
   const topics = keys.map((k) => k.topic)
   const partitions = keys.map((k) => k.partition)
-  await tx.query(
-    `insert into consumer_offsets (group_id, topic, partition, next_offset)
-     select $1, t, p, 0 from unnest($2::text[], $3::int[]) as u(t, p)
-     on conflict do nothing`,
-    [groupId, topics, partitions],
-  )
-  const rows = await tx.query<{ topic: string; partition: number; next_offset: string }>(
-    `select topic, partition, next_offset from consumer_offsets
-     where group_id = $1 and (topic, partition) in (select * from unnest($2::text[], $3::int[]))
-     order by topic, partition
-     for update`,
-    [groupId, topics, partitions],
-  )
+  // Both statements are sent at once (the connection runs them in order): one round trip, not two.
+  const [, rows] = await Promise.all([
+    tx.query(
+      `insert into consumer_offsets (group_id, topic, partition, next_offset)
+       select $1, t, p, 0 from unnest($2::text[], $3::int[]) as u(t, p)
+       on conflict do nothing`,
+      [groupId, topics, partitions],
+    ),
+    tx.query<{ topic: string; partition: number; next_offset: string }>(
+      `select topic, partition, next_offset from consumer_offsets
+       where group_id = $1 and (topic, partition) in (select * from unnest($2::text[], $3::int[]))
+       order by topic, partition
+       for update`,
+      [groupId, topics, partitions],
+    ),
+  ])
   return new Map(rows.map((r) => [offsetKey(r.topic, r.partition), BigInt(r.next_offset)]))
 }
 
