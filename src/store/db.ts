@@ -7,7 +7,7 @@ import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
 import { Worker } from 'node:worker_threads'
 import { seedPglite } from './pglite-seed.ts'
-import type { PgliteReply, PgliteRequest, SerializedError } from './pglite-worker.ts'
+import type { PgliteReply, PgliteRequest, SerializedError } from './pglite-protocol.ts'
 
 export interface Queryable {
   query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>

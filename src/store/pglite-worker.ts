@@ -1,32 +1,10 @@
 // The embedded store's thread: PGlite runs here, off the main thread, so its WebAssembly (every
 // statement runs synchronously inside it) no longer blocks the main thread's event loop. The main
 // thread meanwhile reads the source, serves the API and prepares the next batch. db.ts talks to
-// this thread through PgliteRequest / PgliteReply messages.
+// this thread through the messages of pglite-protocol.ts.
 import { parentPort, workerData } from 'node:worker_threads'
 import { openPgliteHere, type Db, type Queryable } from './db.ts'
-
-export type PgliteRequest =
-  | { id: number; op: 'query'; tx?: number; sql: string; params?: unknown[] }
-  | { id: number; op: 'exec'; tx?: number; sql: string }
-  | { id: number; op: 'copyIn'; tx?: number; sql: string; text: string }
-  | { id: number; op: 'begin' | 'commit' | 'rollback'; tx: number }
-  | { id: number; op: 'close' }
-
-export type PgliteReply =
-  | { id: number; ok: true; rows?: unknown[] }
-  | { id: number; ok: false; error: SerializedError }
-  | { id: 0; ready: true }
-  | { id: 0; ready: false; error: SerializedError }
-
-/** An error's message and its own string and number fields (SQLSTATE `code`, `detail`, …). */
-export type SerializedError = { message: string; fields: Record<string, string | number> }
-
-export function serializeError(err: unknown): SerializedError {
-  if (!(err instanceof Error)) return { message: String(err), fields: {} }
-  const fields: Record<string, string | number> = { name: err.name }
-  for (const [k, v] of Object.entries(err)) if (typeof v === 'string' || typeof v === 'number') fields[k] = v
-  return { message: err.message, fields }
-}
+import { serializeError, type PgliteReply, type PgliteRequest } from './pglite-protocol.ts'
 
 /** Thrown inside a transaction's function to make PGlite roll it back. */
 const ROLLBACK = new Error('rolled back')
