@@ -53,7 +53,8 @@ import type { Tick } from '../src/domain/types.ts'
 import { startProcessor } from '../src/processor/processor.ts'
 import { createRule } from '../src/store/alerts.ts'
 import type { AlertRule } from '../src/domain/alerts.ts'
-import { openPglite } from '../src/store/db.ts'
+import { openPgliteHere } from '../src/store/db.ts'
+import { seedPglite } from '../src/store/pglite-seed.ts'
 import type { Trade } from '../src/domain/trade.ts'
 import { runPeer, liveWorkers, type PeerRun } from './peer.ts'
 
@@ -633,7 +634,9 @@ async function embedded(dir: string) {
   const ingestSecs = (logged('pipeline stopped') - logged('pipeline started')) / 1000
 
   log(`embedded: PGlite COPY of the same ${EMBEDDED_N} rows`)
-  const db = await openPglite(join(dir, 'pglite-copy'))
+  // PGlite itself, in this thread: the COPY is not charged the hand-over to tickflow's store thread.
+  await seedPglite(join(dir, 'pglite-copy'))
+  const db = await openPgliteHere(join(dir, 'pglite-copy'))
   try {
     await migrate(db)
     const recvTs = new Date().toISOString()
