@@ -77,26 +77,41 @@ const timeOfDayPattern = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$/
  * never (daylight-saving changes) throw a RangeError: the row cannot be read without a guess.
  */
 function secondInZone(
-  cache: Map<string, bigint>,
+  cache: Map<string, Second>,
   day: string,
   h: number,
   m: number,
   s: number,
   zone: string,
-) {
+): Second {
   const key = `${zone} ${day} ${h}:${m}:${s}`
-  let ns = cache.get(key)
-  if (ns === undefined) {
+  let second = cache.get(key)
+  if (second === undefined) {
     const [year, month, dayOfMonth] = day.split('-').map(Number) as [number, number, number]
     const local = Temporal.PlainDateTime.from(
       { year, month, day: dayOfMonth, hour: h, minute: m, second: s },
       { overflow: 'reject' },
     )
-    ns = local.toZonedDateTime(zone, { disambiguation: 'reject' }).epochNanoseconds
+    const ns = local.toZonedDateTime(zone, { disambiguation: 'reject' }).epochNanoseconds
+    second = { ns, utc: isoFromNs(ns).slice(0, 19) }
     if (cache.size > 100_000) cache.clear()
-    cache.set(key, ns)
+    cache.set(key, second)
   }
-  return ns
+  return second
+}
+
+/** A whole second: epoch ns, and its `YYYY-MM-DDTHH:MM:SS` in UTC. */
+interface Second {
+  ns: bigint
+  utc: string
+}
+
+/**
+ * A time within a whole second → the ISO form isoFromNs gives (microseconds, truncated), built from
+ * the second's text: the fraction never changes the second, so no arithmetic per trade is needed.
+ */
+function withMicros(second: Second, micros: string): string {
+  return `${second.utc}.${micros}Z`
 }
 
 function fracNs(frac: string | undefined): bigint {
@@ -116,7 +131,7 @@ function offsetZone(offset: string): string {
  * itself is not clear from the value and the settings.
  */
 export function timeReader(settings: TimeSettings): (raw: string) => string | undefined {
-  const cache = new Map<string, bigint>()
+  const cache = new Map<string, Second>()
   let unit = settings.tsUnit
   let first = true
   const refuse = (message: string): undefined => {
@@ -145,7 +160,7 @@ export function timeReader(settings: TimeSettings): (raw: string) => string | un
         `timestamp ${JSON.stringify(v)} has no time zone: say which zone it is in with --timezone ZONE (an IANA name such as America/New_York, or UTC)`,
       )
     try {
-      return isoFromNs(secondInZone(cache, day!, +h, +mi, +s, zone) + fracNs(frac))
+      return withMicros(secondInZone(cache, day!, +h, +mi, +s, zone), (frac ?? '').slice(0, 6).padEnd(6, '0'))
     } catch {
       return undefined // an impossible date, or a local time that is repeated or skipped
     }
@@ -167,7 +182,8 @@ export function timeReader(settings: TimeSettings): (raw: string) => string | un
     const mi = Number((secs / 60n) % 60n)
     const s = Number(secs % 60n)
     try {
-      return isoFromNs(secondInZone(cache, settings.date!, h, mi, s, settings.timezone!) + (ns % unitNs.s))
+      const micros = String((ns % unitNs.s) / 1000n).padStart(6, '0')
+      return withMicros(secondInZone(cache, settings.date!, h, mi, s, settings.timezone!), micros)
     } catch {
       return undefined
     }

@@ -1,6 +1,8 @@
 // How a replay reads times, prices and columns: exact values, and the one-line refusals.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { Temporal } from 'temporal-polyfill'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -205,4 +207,53 @@ test('column positions read a file without a header; its first line is a trade',
   )
   await refused({ columns: { ts: '0', price: '4', size: '1' } }, /positions count from 1/)
   await refused({ file: join(dir, 'missing.csv') }, /cannot read replay file .*missing\.csv: no such file/)
+})
+
+test('any wall-clock time in any zone, any fraction: the same instant as Temporal computes it, to the microsecond', () => {
+  const zones = ['UTC', 'America/New_York', 'Asia/Kathmandu', 'Australia/Adelaide', 'Europe/London']
+  fc.assert(
+    fc.property(
+      fc.date({
+        min: new Date('1901-01-01T00:00:00Z'),
+        max: new Date('2099-12-31T00:00:00Z'),
+        noInvalidDate: true,
+      }),
+      fc.constantFrom(...zones),
+      fc.stringMatching(/^\d{0,9}$/),
+      fc.constantFrom('T', ' '),
+      (date, zone, frac, sep) => {
+        const local = date.toISOString().slice(0, 19).replace('T', sep)
+        const raw = frac ? `${local}.${frac}` : local
+        const [got] = read({ timezone: zone }, raw)
+        const digits = frac.padEnd(9, '0')
+        const [day, time] = local.split(sep) as [string, string]
+        const [y, mo, d] = day.split('-').map(Number) as [number, number, number]
+        const [h, mi, s] = time.split(':').map(Number) as [number, number, number]
+        let expected: string | undefined
+        try {
+          const instant = Temporal.PlainDateTime.from(
+            {
+              year: y,
+              month: mo,
+              day: d,
+              hour: h,
+              minute: mi,
+              second: s,
+              millisecond: Number(digits.slice(0, 3)),
+              microsecond: Number(digits.slice(3, 6)),
+              nanosecond: Number(digits.slice(6, 9)),
+            },
+            { overflow: 'reject' },
+          )
+            .toZonedDateTime(zone, { disambiguation: 'reject' })
+            .toInstant()
+          expected = instant.toString({ fractionalSecondDigits: 6, roundingMode: 'trunc' })
+        } catch {
+          expected = undefined // a local time skipped or repeated by a daylight-saving change
+        }
+        assert.equal(got, expected)
+      },
+    ),
+    { numRuns: 3000 },
+  )
 })
