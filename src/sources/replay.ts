@@ -304,9 +304,20 @@ export const replay: SourceAdapter<ReplayOptions> = {
         const startedAt = Date.now()
         let n = 0
         let lastProgress = 0
+        // Trades read since the metrics were last told (once per batch, not once per trade).
+        let read = 0
+        const counted = (): void => {
+          if (read === 0) return
+          deps.metrics.ticksIngested.inc({ source: o.source }, read)
+          deps.metrics.feedLastTickAt.set(o.source, Date.now())
+          read = 0
+        }
         for await (const rec of readTrades(o)) {
           if (deps.signal.aborted) break
           n++
+          // Reading is the background work of a replay: every 500 records the event loop turns, so
+          // the processor's database replies in the same process are not kept waiting.
+          if (n % 500 === 0) await new Promise<void>((resolve) => setImmediate(resolve))
           if ('unparsed' in rec) {
             // Lines that cannot become a trade still go through the pipeline, so the processor
             // dead-letters them (unparsed_record, with the whole line) instead of the replay
@@ -321,6 +332,7 @@ export const replay: SourceAdapter<ReplayOptions> = {
             const wait = due - Date.now()
             if (wait > 5) {
               if (batch.length > 0) {
+                counted()
                 yield batch
                 batch = []
               }
@@ -329,9 +341,9 @@ export const replay: SourceAdapter<ReplayOptions> = {
           }
           if (rec.trade.conditions) state.withConditions++
           batch.push(rec.trade)
-          deps.metrics.ticksIngested.inc({ source: o.source })
-          deps.metrics.feedLastTickAt.set(o.source, Date.now())
+          read++
           if (batch.length >= o.batchSize) {
+            counted()
             yield batch
             batch = []
           }
@@ -343,6 +355,7 @@ export const replay: SourceAdapter<ReplayOptions> = {
             )
           }
         }
+        counted()
         if (batch.length > 0) yield batch
         if (o.progress)
           process.stderr.write(
