@@ -51,9 +51,15 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
   /** Sends waiting for room, woken whenever consumers commit (and when the bus closes). */
   const roomWaiters = new Set<() => void>()
   let busClosed = false
+  // Woken on a later turn of the event loop, not at once: the consumer that made room sends its
+  // next batch's first statement before the producer's source reads on.
   const wakeSenders = (): void => {
-    for (const w of roomWaiters) w()
+    if (roomWaiters.size === 0) return
+    const woken = [...roomWaiters]
     roomWaiters.clear()
+    setImmediate(() => {
+      for (const w of woken) w()
+    })
   }
   /** Running consumers per `${group}\0${topic}`: only their groups' progress makes room. */
   const running = new Map<string, number>()
