@@ -3,7 +3,7 @@
 // transaction (which offsets and which trade ids it already holds), asked through PlanContext.
 import type { BatchItem, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
 import { INTERVALS } from '../domain/types.ts'
-import type { AlertFiring, AlertHistory } from '../domain/alerts.ts'
+import type { AlertFiring, AlertHistory, AlertRule } from '../domain/alerts.ts'
 import type { BatchResult, PlanContext, TickStore } from '../store/ticks.ts'
 import { offsetKey } from '../store/ticks.ts'
 import { aggregate } from './aggregate.ts'
@@ -99,6 +99,11 @@ export async function buildPlan(
   }
   // The store checks the trade ids while the bars of the common case (no duplicate) are built
   // here; they are built again only if a duplicate was found.
+  // The rules are read in the same round trip as the check (they do not depend on it), and sent
+  // first: a check that fails on a stored id aborts the transaction up to its savepoint, and a
+  // statement queued behind it would fail too.
+  const rules = candidates.length > 0 ? ctx.alertRules() : undefined
+  rules?.catch(() => {}) // awaited below
   const checking = duplicateIds(candidates, ctx)
   checking.catch(() => {}) // awaited below; a failure must not surface as unhandled first
   let ticks = candidates
@@ -109,16 +114,20 @@ export async function buildPlan(
     candidates.forEach((t, i) => (repeated.has(i) ? dead.push(duplicateOf(t)) : ticks.push(t)))
     bars = aggregate(ticks, INTERVALS, timezone)
   }
-  const firings = await alertFirings(ticks, ctx, cache)
+  const firings = rules ? await alertFirings(ticks, await rules, ctx, cache) : []
   const offsets = nextOffsets(items, ctx)
   cache.advance(offsets)
   return { ticks, bars, firings, deadLetters: dead, offsets, skipped: items.length - fresh.length }
 }
 
 /** The alert firings of the trades to store, against the history stored before them. */
-async function alertFirings(ticks: Tick[], ctx: PlanContext, cache: AlertCache): Promise<AlertFiring[]> {
+async function alertFirings(
+  ticks: Tick[],
+  rules: AlertRule[],
+  ctx: PlanContext,
+  cache: AlertCache,
+): Promise<AlertFiring[]> {
   if (ticks.length === 0) return []
-  const rules = await ctx.alertRules()
   cache.retain(rules)
   if (rules.length === 0) return []
   const needs = historyNeeds(rules, ticks)

@@ -123,9 +123,6 @@ export function startProcessor(o: ProcessorOptions): Processor {
     o.metrics.duplicatesSkipped.inc(result.skipped)
     for (const d of result.deadLettered) o.metrics.deadLetters.inc({ reason: d.reason })
     for (const f of result.firings ?? []) o.metrics.alertFirings.inc({ kind: f.kind })
-    for (const t of result.stored) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
-    countUnmapped(result.stored, o, unmappedSeen)
-    for (const m of batch) lastStoredTimestamp.set(m.partition, m.timestamp)
     // The batch's partition list is built only when the line is written.
     if (o.log.isLevelEnabled('debug'))
       o.log.debug(
@@ -142,9 +139,22 @@ export function startProcessor(o: ProcessorOptions): Processor {
         'batch committed',
       )
     watermarks ??= new Watermarks(o.allowedLatenessMs ?? 5000, await o.store.timezone())
-    for (const [interval, n] of watermarks.observe(result.stored, INTERVALS))
-      o.metrics.lateTrades.inc({ interval }, n)
-    o.onCommitted?.(result, watermarks.classify(result.bars))
+    const marks = watermarks
+    // The per-trade bookkeeping of a committed batch (latency histogram, unmapped conditions,
+    // watermarks, the live tail) runs after the next batch has sent its first statement: the
+    // database works on that batch meanwhile instead of waiting for this thread.
+    setImmediate(() => {
+      try {
+        for (const t of result.stored) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
+        countUnmapped(result.stored, o, unmappedSeen)
+        for (const [interval, n] of marks.observe(result.stored, INTERVALS))
+          o.metrics.lateTrades.inc({ interval }, n)
+        o.onCommitted?.(result, marks.classify(result.bars))
+      } catch (err) {
+        o.log.warn({ err: errorMessage(err) }, 'the bookkeeping of a committed batch failed')
+      }
+    })
+    for (const m of batch) lastStoredTimestamp.set(m.partition, m.timestamp)
   }
 
   /**
@@ -252,7 +262,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
 
 const CLOSE_MS = 5000
 /** Messages classified ahead per turn of the event loop. */
-const AHEAD_SLICE = 256
+const AHEAD_SLICE = 1000
 /** A failed step is retried after 100 ms doubling to 10 s, equal jitter. */
 const STEP_RETRY = { initialMs: 100, maxMs: 10_000, maxDoublings: 7, jitter: 'equal' } as const
 

@@ -181,13 +181,22 @@ export async function openPglite(dataDir: string): Promise<Db> {
     ...queryable(),
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const tx = nextTx++
-      await call({ op: 'begin', tx })
+      // The transaction's first statements follow BEGIN without waiting for it: the store thread
+      // runs them in order, after it. A BEGIN that fails fails them too, and its error is the one
+      // reported.
+      const began = call({ op: 'begin', tx })
+      began.catch(() => {})
       let result: T
       try {
         result = await fn(queryable(tx))
+        await began
       } catch (err) {
-        await call({ op: 'rollback', tx }).catch(() => {})
-        throw err
+        const beginError = await began.then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        if (beginError === undefined) await call({ op: 'rollback', tx }).catch(() => {})
+        throw beginError ?? err
       }
       await call({ op: 'commit', tx })
       return result
