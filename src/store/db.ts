@@ -36,20 +36,37 @@ const types = {
   },
 }
 
-function pgQueryable(client: pg.PoolClient | pg.Pool): Queryable {
+/**
+ * Runs work on one connection one piece at a time, in the order given: callers may send a
+ * transaction's statements without waiting for each (as the store does), and node-postgres still
+ * sees one query at a time (queuing several on one client is deprecated there).
+ */
+function inOrder(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve()
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const next = tail.then(work, work)
+    tail = next.catch(() => {})
+    return next
+  }
+}
+
+function pgQueryable(
+  client: pg.PoolClient | pg.Pool,
+  serial: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
+): Queryable {
   return {
-    async query<R>(sql: string, params?: unknown[]): Promise<R[]> {
-      const res = await client.query({ text: sql, values: params, types } as pg.QueryConfig)
-      return res.rows as R[]
-    },
-    async exec(sql: string): Promise<void> {
-      await client.query(sql)
-    },
-    async copyIn(sql: string, text: string): Promise<void> {
-      if (!('release' in client)) throw new Error('copyIn needs a transaction client')
-      const stream = client.query(copyFrom(sql))
-      await pipeline(Readable.from([text]), stream)
-    },
+    query: <R>(sql: string, params?: unknown[]): Promise<R[]> =>
+      serial(async () => {
+        const res = await client.query({ text: sql, values: params, types } as pg.QueryConfig)
+        return res.rows as R[]
+      }),
+    exec: (sql: string): Promise<void> => serial(async () => void (await client.query(sql))),
+    copyIn: (sql: string, text: string): Promise<void> =>
+      serial(async () => {
+        if (!('release' in client)) throw new Error('copyIn needs a transaction client')
+        const stream = client.query(copyFrom(sql))
+        await pipeline(Readable.from([text]), stream)
+      }),
   }
 }
 
@@ -91,13 +108,16 @@ export function connectPostgres(url: string, options: { max?: number; applicatio
       const onError = (): void => {}
       client.on('error', onError)
       let broken: Error | undefined
+      // BEGIN, the function's statements and COMMIT or ROLLBACK go through one queue, so a rollback
+      // comes after statements the function sent without waiting.
+      const serial = inOrder()
       try {
-        await client.query('begin')
-        const out = await fn(pgQueryable(client))
-        await client.query('commit')
+        await serial(() => client.query('begin'))
+        const out = await fn(pgQueryable(client, serial))
+        await serial(() => client.query('commit'))
         return out
       } catch (err) {
-        await client.query('rollback').catch((e: unknown) => {
+        await serial(() => client.query('rollback')).catch((e: unknown) => {
           broken = e instanceof Error ? e : new Error(String(e))
         })
         throw err

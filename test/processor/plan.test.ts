@@ -3,7 +3,9 @@
 // as one instant.
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectPostgres, openPglite, type Db } from '../../src/store/db.ts'
@@ -15,6 +17,8 @@ import { encodeTrade } from '../../src/domain/trade.ts'
 import type { BatchItem } from '../../src/domain/types.ts'
 import { createTestDatabase } from '../support/postgres.ts'
 import { checkBars } from '../support/bars.ts'
+
+const run = promisify(execFile)
 
 async function database(t: TestContext): Promise<Db> {
   const d = await createTestDatabase()
@@ -139,3 +143,37 @@ for (const kind of ['postgres', 'pglite'] as const) {
     assert.equal(n!.n, '8')
   })
 }
+
+test('PostgreSQL: statements sent without waiting run in order on one connection, with no client warning; a failure rolls all back', async (t) => {
+  const d = await createTestDatabase()
+  t.after(() => d.drop())
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-inorder-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  // In a process of its own: node-postgres warns only once per process.
+  const script = `
+    import { connectPostgres } from ${JSON.stringify(new URL('../../src/store/db.ts', import.meta.url).href)}
+    const db = connectPostgres(${JSON.stringify(d.url)})
+    const rows = await db.transaction(async (tx) => {
+      const sent = [
+        tx.exec('create temporary table w (i int primary key, v text) on commit drop'),
+        tx.query('insert into w values (1, $1)', ['a']),
+        tx.copyIn('copy w (i, v) from stdin', '2\\tb\\n3\\tc\\n'),
+        tx.query("update w set v = v || '!' where i = 2"),
+        tx.query("select string_agg(v, ',' order by i) as v from w"),
+      ]
+      return (await Promise.all(sent))[4]
+    })
+    await db.exec('create table k (i int primary key)')
+    const failed = await db
+      .transaction((tx) =>
+        Promise.all([tx.query('insert into k values (1)'), tx.query('insert into k values (1)'), tx.query('insert into k values (2)')]),
+      )
+      .then(() => 'committed', (err) => err.code)
+    const [n] = await db.query('select count(*)::int as n from k')
+    console.log(JSON.stringify({ rows, failed, n: n.n }))
+    await db.close()`
+  writeFileSync(join(dir, 'in-order.mjs'), script)
+  const { stdout, stderr } = await run(process.execPath, [join(dir, 'in-order.mjs')], { timeout: 60_000 })
+  assert.deepEqual(JSON.parse(stdout), { rows: [{ v: 'a,b!,c' }], failed: '23505', n: 0 })
+  assert.equal(stderr, '')
+})
