@@ -72,18 +72,18 @@ const isoPattern =
 const timeOfDayPattern = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$/
 
 /**
- * Wall-clock time in a zone → epoch ns of its whole second. Cached per second: a trade file has many
- * trades per second, and zone rules change only at whole seconds. Local times that occur twice or
+ * Wall-clock time in a zone → its whole second in UTC, `YYYY-MM-DDTHH:MM:SS`. Cached per second:
+ * a file has many trades per second, and zone rules change only at whole seconds. Local times that occur twice or
  * never (daylight-saving changes) throw a RangeError: the row cannot be read without a guess.
  */
 function secondInZone(
-  cache: Map<string, Second>,
+  cache: Map<string, string>,
   day: string,
   h: number,
   m: number,
   s: number,
   zone: string,
-): Second {
+): string {
   const key = `${zone} ${day} ${h}:${m}:${s}`
   let second = cache.get(key)
   if (second === undefined) {
@@ -93,25 +93,20 @@ function secondInZone(
       { overflow: 'reject' },
     )
     const ns = local.toZonedDateTime(zone, { disambiguation: 'reject' }).epochNanoseconds
-    second = { ns, utc: isoFromNs(ns).slice(0, 19) }
+    second = isoFromNs(ns).slice(0, 19)
     if (cache.size > 100_000) cache.clear()
     cache.set(key, second)
   }
   return second
 }
 
-/** A whole second: epoch ns, and its `YYYY-MM-DDTHH:MM:SS` in UTC. */
-interface Second {
-  ns: bigint
-  utc: string
-}
-
 /**
  * A time within a whole second → the ISO form isoFromNs gives (microseconds, truncated), built from
- * the second's text: the fraction never changes the second, so no arithmetic per trade is needed.
+ * the second's `YYYY-MM-DDTHH:MM:SS` in UTC: the fraction never changes the second, so no
+ * arithmetic per trade is needed.
  */
-function withMicros(second: Second, micros: string): string {
-  return `${second.utc}.${micros}Z`
+function withMicros(second: string, micros: string): string {
+  return `${second}.${micros}Z`
 }
 
 function fracNs(frac: string | undefined): bigint {
@@ -131,7 +126,7 @@ function offsetZone(offset: string): string {
  * itself is not clear from the value and the settings.
  */
 export function timeReader(settings: TimeSettings): (raw: string) => string | undefined {
-  const cache = new Map<string, Second>()
+  const cache = new Map<string, string>()
   let unit = settings.tsUnit
   let first = true
   const refuse = (message: string): undefined => {

@@ -37,11 +37,12 @@ const types = {
 }
 
 /**
- * Runs work on one connection one piece at a time, in the order given: callers may send a
- * transaction's statements without waiting for each (as the store does), and node-postgres still
- * sees one query at a time (queuing several on one client is deprecated there).
+ * Runs work one piece at a time, in the order given, whether or not an earlier piece failed: callers
+ * may send a transaction's statements without waiting for each (as the store does), and the
+ * connection still sees one at a time (node-postgres deprecates queuing several on one client;
+ * the embedded store's thread runs each transaction through one of these).
  */
-function inOrder(): <T>(work: () => Promise<T>) => Promise<T> {
+export function inOrder(): <T>(work: () => Promise<T>) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve()
   return <T>(work: () => Promise<T>): Promise<T> => {
     const next = tail.then(work, work)

@@ -3,7 +3,7 @@
 // thread meanwhile reads the source, serves the API and prepares the next batch. db.ts talks to
 // this thread through the messages of pglite-protocol.ts.
 import { parentPort, workerData } from 'node:worker_threads'
-import { openPgliteHere, type Db, type Queryable } from './db.ts'
+import { inOrder, openPgliteHere, type Db, type Queryable } from './db.ts'
 import { serializeError, type PgliteReply, type PgliteRequest } from './pglite-protocol.ts'
 
 /** Thrown inside a transaction's function to make PGlite roll it back. */
@@ -17,8 +17,8 @@ interface OpenTx {
 
 function serve(db: Db, port: NonNullable<typeof parentPort>): void {
   const txs = new Map<number, OpenTx>()
-  /** The last statement sent in each transaction: the next one runs after it. */
-  const queues = new Map<number, Promise<unknown>>()
+  /** Each transaction's statements, run one after another in the order sent. */
+  const queues = new Map<number, ReturnType<typeof inOrder>>()
   const target = (tx: number | undefined): Queryable => {
     if (tx === undefined) return db
     const open = txs.get(tx)
@@ -76,13 +76,10 @@ function serve(db: Db, port: NonNullable<typeof parentPort>): void {
     let result: Promise<unknown[] | undefined>
     if (tx === undefined) result = run()
     else {
-      result = (queues.get(tx) ?? Promise.resolve()).then(run)
-      const queued = result.catch(() => {})
-      queues.set(tx, queued)
-      if (req.op === 'commit' || req.op === 'rollback')
-        void queued.then(() => {
-          if (queues.get(tx) === queued) queues.delete(tx)
-        })
+      let queue = queues.get(tx)
+      if (!queue) queues.set(tx, (queue = inOrder()))
+      result = queue(run)
+      if (req.op === 'commit' || req.op === 'rollback') queues.delete(tx)
     }
     result.then(
       (rows) => {
