@@ -25,6 +25,15 @@ import { gatedDb } from './gated-db.ts'
 import { makeDirs } from './make-dirs.ts'
 import { say } from './say.ts'
 
+/**
+ * Messages per batch on the in-process bus (Kafka's stay at 5,000). The embedded store is PGlite
+ * in one thread, where a transaction's fixed costs (offsets, the bars of every symbol touched, the
+ * hand-over between threads) weigh more: 20,000 replayed 654,140 trades in 15.6-15.9 s against
+ * 16.4-16.7 s with 5,000, alternating runs (docs/benchmarks.md). The bus holds two batches before a
+ * source waits.
+ */
+const EMBEDDED_MAX_BATCH = 20_000
+
 export class Runtime {
   readonly log: Logger
   readonly metrics: Metrics = createMetrics()
@@ -78,7 +87,7 @@ export class Runtime {
           clientId: this.name,
           onWarning: (message, err) => this.log.warn({ err: errorMessage(err) }, message),
         })
-      : createMemoryBus()
+      : createMemoryBus({ maxBacklog: 2 * EMBEDDED_MAX_BATCH })
     this.defer('bus', () => bus.close())
     this.busInstance = bus
     return bus
@@ -203,6 +212,7 @@ export class Runtime {
       dlqTopic: bus.kind === 'kafka' ? c.dlqTopic : undefined,
       allowedLatenessMs: c.allowedLateness,
       registry: createRegistry(c),
+      maxBatch: bus.kind === 'memory' ? EMBEDDED_MAX_BATCH : undefined,
       ...extra,
     })
     // Partitions are created a day ahead; long-running processors renew them hourly.
