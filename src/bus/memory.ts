@@ -1,6 +1,7 @@
 // The in-process bus of the embedded default: a partitioned, append-only log per topic with
 // committed offsets per consumer group, mirroring what the processor relies on in Kafka (per-key
 // order within a partition, commit after the handler, re-delivery of what was not committed).
+import { sameOrder } from '../util/same-order.ts'
 import type {
   AheadHandler,
   BatchHandler,
@@ -44,9 +45,12 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
   const topics = new Map<string, Topic>()
   const committed = new Map<string, bigint[]>() // `${group}\0${topic}` → next offset per partition
   const waiters = new Set<() => void>()
+  /** Consumers handling a batch, told when messages were appended (to show them ahead). */
+  const appendListeners = new Set<() => void>()
   const wake = (): void => {
     for (const w of waiters) w()
     waiters.clear()
+    for (const l of appendListeners) l()
   }
   /** Sends waiting for room, woken whenever consumers commit (and when the bus closes). */
   const roomWaiters = new Set<() => void>()
@@ -155,28 +159,56 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       }
       async function consume(handler: BatchHandler, ahead?: AheadHandler): Promise<void> {
         const none = new Map<string, number>()
-        while (!closed) {
-          const batch = take(none)
-          if (batch.length === 0) {
-            await new Promise<void>((resolve) => waiters.add(resolve))
-            continue
-          }
-          if (ahead) {
-            // The batch after this one, as take() will build it once this one is committed.
-            const taken = new Map<string, number>()
-            for (const m of batch) {
-              const k = `${m.topic}\0${m.partition}`
-              taken.set(k, (taken.get(k) ?? 0) + 1)
+        // The batch after the one being handled, as take() will build it once that one is
+        // committed: shown to `ahead` when the handler starts, and again (once per turn of the
+        // event loop) when appended messages changed it.
+        let taken: Map<string, number> | undefined
+        let shown: BusMessage[] = []
+        let showQueued = false
+        const show = (): void => {
+          showQueued = false
+          if (!taken || !ahead) return
+          const next = take(taken)
+          if (next.length === 0 || sameOrder(next, shown)) return
+          shown = next
+          ahead(next)
+        }
+        const appended = (): void => {
+          if (!taken || showQueued) return
+          showQueued = true
+          setImmediate(show)
+        }
+        if (ahead) appendListeners.add(appended)
+        try {
+          while (!closed) {
+            const batch = take(none)
+            if (batch.length === 0) {
+              await new Promise<void>((resolve) => waiters.add(resolve))
+              continue
             }
-            const next = take(taken)
-            if (next.length > 0) ahead(next)
+            if (ahead) {
+              taken = new Map<string, number>()
+              for (const m of batch) {
+                const k = `${m.topic}\0${m.partition}`
+                taken.set(k, (taken.get(k) ?? 0) + 1)
+              }
+              shown = []
+              show()
+            }
+            try {
+              await handler(batch)
+            } finally {
+              taken = undefined
+              shown = []
+            }
+            for (const m of batch) {
+              const next = committed.get(`${options.groupId}\0${m.topic}`)!
+              if (next[m.partition]! <= m.offset) next[m.partition] = m.offset + 1n
+            }
+            trim()
           }
-          await handler(batch)
-          for (const m of batch) {
-            const next = committed.get(`${options.groupId}\0${m.topic}`)!
-            if (next[m.partition]! <= m.offset) next[m.partition] = m.offset + 1n
-          }
-          trim()
+        } finally {
+          appendListeners.delete(appended)
         }
       }
     },

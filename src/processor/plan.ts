@@ -4,8 +4,8 @@
 import type { BatchItem, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
 import { INTERVALS } from '../domain/types.ts'
 import type { AlertFiring, AlertHistory, AlertRule } from '../domain/alerts.ts'
-import type { BatchResult, PlanContext, TickStore } from '../store/ticks.ts'
-import { offsetKey } from '../store/ticks.ts'
+import type { BatchResult, PlanContext, PreparedWrite, TickStore } from '../store/ticks.ts'
+import { claimCopyText, offsetKey, ticksToCopyText } from '../store/ticks.ts'
 import { aggregate } from './aggregate.ts'
 import { duplicateOf } from './validate.ts'
 import { evaluateAlerts, historyNeeds } from './alerts.ts'
@@ -58,6 +58,7 @@ export async function writeBatch(
   groupId: string,
   items: BatchItem[],
   beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
+  prepared?: PreparedWrite,
 ): Promise<BatchResult> {
   await store.ensurePartitions(items.flatMap((i) => (i.tick ? [i.tick] : [])))
   const timezone = await store.timezone()
@@ -67,7 +68,54 @@ export async function writeBatch(
     partitionsOf(items),
     (ctx) => buildPlan(items, ctx, timezone, cache),
     beforeCommit,
+    prepared,
   )
+}
+
+/**
+ * The plan of a batch made before its transaction, betting that none of its offsets and trade ids
+ * are stored and no alert rule is in force (the store checks, and builds the plan the usual way
+ * when the bet lost). Undefined when the batch itself repeats a trade id: that plan needs the
+ * store's answers anyway.
+ */
+export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrite | undefined {
+  const unique = uniqueOffsets(items)
+  const ticks: Tick[] = []
+  const deadLetters: DeadLetter[] = []
+  const firstOffsets = new Map<string, bigint>()
+  const firstSeen = new Map<string, Set<string>>()
+  const sources: string[] = []
+  const tradeIds: string[] = []
+  for (const i of unique) {
+    const k = offsetKey(i.topic, i.partition)
+    const first = firstOffsets.get(k)
+    if (first === undefined || i.offset < first) firstOffsets.set(k, i.offset)
+    if (i.dead) deadLetters.push(i.dead)
+    const t = i.tick
+    if (!t) continue
+    ticks.push(t)
+    if (t.tradeId === null) continue
+    let ids = firstSeen.get(t.source)
+    if (!ids) firstSeen.set(t.source, (ids = new Set()))
+    if (ids.has(t.tradeId)) return undefined
+    ids.add(t.tradeId)
+    sources.push(t.source)
+    tradeIds.push(t.tradeId)
+  }
+  const plan: WritePlan = {
+    ticks,
+    bars: aggregate(ticks, INTERVALS, timezone),
+    firings: [],
+    deadLetters,
+    offsets: nextOffsets(unique, { stored: new Map() }),
+    skipped: items.length - unique.length,
+  }
+  return {
+    plan,
+    firstOffsets,
+    claimText: claimCopyText(sources, tradeIds),
+    ticksText: ticksToCopyText(ticks),
+  }
 }
 
 /** One alert cache per store and consumer group: what the rules read, kept between batches. */
@@ -170,7 +218,7 @@ async function duplicateIds(ticks: Tick[], ctx: PlanContext): Promise<Set<number
 }
 
 /** The next offset per partition after this batch (never behind what is stored). */
-function nextOffsets(items: BatchItem[], ctx: PlanContext): PartitionOffset[] {
+function nextOffsets(items: BatchItem[], ctx: Pick<PlanContext, 'stored'>): PartitionOffset[] {
   const next = new Map<string, PartitionOffset>()
   for (const i of items) {
     const k = offsetKey(i.topic, i.partition)

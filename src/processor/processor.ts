@@ -6,12 +6,13 @@
 // the message causing it, which is dead-lettered (reason unstorable); the rest is stored.
 import type { Logger } from 'pino'
 import type { Bus, BusMessage, BusProducer } from '../bus/types.ts'
+import { sameOrder } from '../util/same-order.ts'
 import type { Metrics } from '../metrics/registry.ts'
-import type { TickStore, BatchResult } from '../store/ticks.ts'
+import type { TickStore, BatchResult, PreparedWrite } from '../store/ticks.ts'
 import { INTERVALS, type BatchItem, type DeadLetter, type Tick } from '../domain/types.ts'
 import { Watermarks, type BarUpdate } from './lateness.ts'
 import { classify, type Classified, type ValidationOptions } from './validate.ts'
-import { uniqueOffsets, writeBatch } from './plan.ts'
+import { prepareWrite, uniqueOffsets, writeBatch } from './plan.ts'
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, deadLetterRequests } from './dead-letters.ts'
 import { StepError, failedStep, isContentFailure } from './failures.ts'
 import { errorMessage } from '../errors.ts'
@@ -61,6 +62,12 @@ export function startProcessor(o: ProcessorOptions): Processor {
   /** Messages of the next batch classified while the current one was being written. */
   const early = new WeakMap<BusMessage, Classified>()
   let aheadRun = 0
+  /** The daily bars' time zone, once read: plans are prepared ahead only then. */
+  let timezone: string | undefined
+  /** The write plan of the messages shown ahead, made while the current batch was being written. */
+  let aheadPrepared: { messages: readonly BusMessage[]; write: PreparedWrite | undefined } | undefined
+  /** Batches written the usual way before a plan is prepared again, after one lost its bet. */
+  let unpreparedFor = 0
 
   /**
    * Classifies the messages of the next batch in small slices between the current batch's
@@ -76,9 +83,21 @@ export function startProcessor(o: ProcessorOptions): Processor {
       if (run !== aheadRun || closing) return
       for (const end = Math.min(i + AHEAD_SLICE, next.length); i < end; i++) {
         const m = next[i]!
-        if (!isAvroFramed(m.value)) early.set(m, classify(m, options))
+        if (!early.has(m) && !isAvroFramed(m.value)) early.set(m, classify(m, options))
       }
       if (i < next.length) setImmediate(slice)
+      else if (timezone !== undefined && unpreparedFor === 0) setImmediate(prepare)
+    }
+    // Then the batch's whole write plan, if every message could be classified here.
+    const prepare = (): void => {
+      if (run !== aheadRun || closing || timezone === undefined) return
+      const classified: Classified[] = []
+      for (const m of next) {
+        const c = early.get(m)
+        if (!c) return
+        classified.push(c)
+      }
+      aheadPrepared = { messages: next, write: prepareWrite(itemsOf(next, classified), timezone) }
     }
     setImmediate(slice)
   }
@@ -91,6 +110,9 @@ export function startProcessor(o: ProcessorOptions): Processor {
   }
 
   async function handle(batch: BusMessage[]): Promise<void> {
+    // Read before any await: the look-ahead for the batch after this one is already under way.
+    const shown = aheadPrepared
+    aheadPrepared = undefined
     const { validation } = await (limits ??= readLimits().catch((err: unknown) => {
       limits = undefined
       throw err
@@ -106,16 +128,19 @@ export function startProcessor(o: ProcessorOptions): Processor {
       )
     known = validation
     const withAvro = { ...validation, avro }
-    const items: BatchItem[] = uniqueOffsets(
-      batch.map((m) => {
-        const c = early.get(m) ?? classify(m, withAvro)
-        return c.ok
-          ? { topic: m.topic, partition: m.partition, offset: m.offset, tick: c.tick }
-          : { topic: m.topic, partition: m.partition, offset: m.offset, dead: c.dead }
-      }),
+    const items = itemsOf(
+      batch,
+      batch.map((m) => early.get(m) ?? classify(m, withAvro)),
     )
+    timezone ??= await o.store.timezone()
+    let prepared: PreparedWrite | undefined
+    if (unpreparedFor > 0) unpreparedFor--
+    else prepared = shown && sameOrder(shown.messages, batch) ? shown.write : prepareWrite(items, timezone)
     const started = performance.now()
-    const result = merge(await write(items))
+    const result = merge(await write(items, true, prepared))
+    // A plan that lost its bet (offsets or trade ids already stored, alert rules in force) is not
+    // prepared again for a while: each loss cost the batch's writes twice.
+    if (result.prepared === 'lost') unpreparedFor = UNPREPARED_AFTER_LOSS
     const now = Date.now()
     o.metrics.dbWriteSeconds.observe((performance.now() - started) / 1000)
     o.metrics.batchSize.observe(batch.length)
@@ -162,9 +187,9 @@ export function startProcessor(o: ProcessorOptions): Processor {
    * (offset order kept, so each half commits its own offsets) until the one message causing it is
    * found: it becomes a dead letter and everything else is stored.
    */
-  async function write(items: BatchItem[], publish = true): Promise<BatchResult[]> {
+  async function write(items: BatchItem[], publish = true, prepared?: PreparedWrite): Promise<BatchResult[]> {
     try {
-      return [await withRetry(() => writeOnce(items, publish))]
+      return [await withRetry(() => writeOnce(items, publish, prepared))]
     } catch (err) {
       if (closing || !isContentFailure(err)) throw err
       if (items.length > 1) {
@@ -188,8 +213,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
   // Dead letters (invalid and duplicate) go to the DLQ topic inside the transaction, before it
   // commits: at least once into the topic (a crash after publishing re-publishes), exactly once
   // into the dead_letters table.
-  const writeOnce = (items: BatchItem[], publish: boolean): Promise<BatchResult> =>
-    writeBatch(o.store, o.groupId, items, dlq && publish ? publishDead : undefined)
+  const writeOnce = (items: BatchItem[], publish: boolean, prepared?: PreparedWrite): Promise<BatchResult> =>
+    writeBatch(o.store, o.groupId, items, dlq && publish ? publishDead : undefined, prepared)
 
   async function publishDead(dead: DeadLetter[]): Promise<void> {
     if (!dlq || !o.dlqTopic) return
@@ -261,6 +286,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
 }
 
 const CLOSE_MS = 5000
+/** Batches written without a prepared plan after one lost its bet. */
+const UNPREPARED_AFTER_LOSS = 20
 /** Messages classified ahead per turn of the event loop. */
 const AHEAD_SLICE = 1000
 /** A failed step is retried after 100 ms doubling to 10 s, equal jitter. */
@@ -273,6 +300,18 @@ function within(p: Promise<unknown>, ms: number): Promise<boolean> {
     () => true,
   )
   return withTimeout(settled, ms, () => false)
+}
+
+/** The batch's items, each offset once. */
+function itemsOf(batch: readonly BusMessage[], classified: Classified[]): BatchItem[] {
+  return uniqueOffsets(
+    batch.map((m, i) => {
+      const c = classified[i]!
+      return c.ok
+        ? { topic: m.topic, partition: m.partition, offset: m.offset, tick: c.tick }
+        : { topic: m.topic, partition: m.partition, offset: m.offset, dead: c.dead }
+    }),
+  )
 }
 
 function unstorable(item: BatchItem, err: unknown): DeadLetter {

@@ -21,6 +21,8 @@ export interface BatchResult {
   bars: Bar[]
   /** The alert firings this batch stored (each once, ever). */
   firings?: StoredAlertFiring[]
+  /** Whether a plan prepared before the transaction was stored as made, or was built again. */
+  prepared?: 'held' | 'lost'
 }
 
 /** What the store tells the plan builder, inside the batch's transaction. */
@@ -39,6 +41,22 @@ export interface PlanContext {
 }
 
 /**
+ * A batch's write plan made before its transaction, on the bet that holds nearly always: none of
+ * its offsets and none of its trade ids are stored yet, and no alert rule is in force. The store
+ * sends all of it at once behind a savepoint and checks the bet with what the transaction answers;
+ * when the bet lost, that work is rolled back and the plan is built the usual way.
+ */
+export interface PreparedWrite {
+  plan: WritePlan
+  /** The smallest offset of the batch per `${topic}\0${partition}`: each must not be stored yet. */
+  firstOffsets: Map<string, bigint>
+  /** The trade ids to claim, as COPY text (source, trade id). */
+  claimText: string
+  /** The plan's ticks as COPY text. */
+  ticksText: string
+}
+
+/**
  * The largest payload the dead_letters table keeps per message (64 KiB, docs/errors.md): a longer
  * one is cut there, its size and SHA-256 noted in the detail; the DLQ topic gets what it can hold.
  */
@@ -50,7 +68,7 @@ export const COPY_TICKS =
   'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions) from stdin'
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
-function copyField(v: string | null): string {
+export function copyField(v: string | null): string {
   if (v === null) return '\\N'
   return /[\\\t\n\r]/.test(v)
     ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
@@ -125,9 +143,19 @@ export class TickStore {
     partitions: { topic: string; partition: number }[],
     build: (ctx: PlanContext) => Promise<WritePlan>,
     beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
+    prepared?: PreparedWrite,
   ): Promise<BatchResult> {
     return this.db.transaction(async (tx) => {
-      const stored = await lockOffsets(tx, groupId, partitions)
+      let stored: Map<string, bigint>
+      if (prepared) {
+        const outcome = await writePrepared(tx, groupId, partitions, prepared)
+        if (outcome.result) {
+          if (beforeCommit && prepared.plan.deadLetters.length > 0)
+            await beforeCommit(prepared.plan.deadLetters)
+          return outcome.result
+        }
+        stored = outcome.stored
+      } else stored = await lockOffsets(tx, groupId, partitions)
       const plan = await build({
         stored,
         claimTradeIds: (sources, tradeIds) => claimTradeIds(tx, sources, tradeIds),
@@ -144,7 +172,14 @@ export class TickStore {
         saveOffsets(tx, groupId, plan.offsets),
       ])
       if (beforeCommit && plan.deadLetters.length > 0) await beforeCommit(plan.deadLetters)
-      return { stored: plan.ticks, deadLettered: plan.deadLetters, skipped: plan.skipped, bars, firings }
+      return {
+        stored: plan.ticks,
+        deadLettered: plan.deadLetters,
+        skipped: plan.skipped,
+        bars,
+        firings,
+        ...(prepared ? { prepared: 'lost' as const } : {}),
+      }
     })
   }
 
@@ -154,17 +189,73 @@ export class TickStore {
   }
 }
 
+/**
+ * Sends a prepared plan in one go: the offset lock, a savepoint, the alert rules, the trade-id
+ * claim and every write. The result when the bet held (every offset fresh, no id stored before,
+ * no rule in force); otherwise the work after the savepoint is undone and the locked offsets are
+ * returned for the usual path. Any failure after the lock also takes the usual path, which meets
+ * it again on its own step.
+ */
+async function writePrepared(
+  tx: Queryable,
+  groupId: string,
+  partitions: { topic: string; partition: number }[],
+  p: PreparedWrite,
+): Promise<{ result?: BatchResult; stored: Map<string, bigint> }> {
+  const { plan } = p
+  const [lock, savepoint, rules, claim, ticks, bars, dead, offsets] = await Promise.allSettled([
+    lockOffsets(tx, groupId, partitions),
+    tx.exec('savepoint prepared_batch'),
+    listRules(tx),
+    p.claimText.length > 0 ? tx.copyIn(COPY_TRADE_IDS, p.claimText) : undefined,
+    plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, p.ticksText) : undefined,
+    upsertBars(tx, plan.bars),
+    plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
+    saveOffsets(tx, groupId, plan.offsets),
+  ])
+  if (lock.status === 'rejected') throw lock.reason
+  if (savepoint.status === 'rejected') throw savepoint.reason
+  const stored = lock.value
+  const held =
+    rules.status === 'fulfilled' &&
+    rules.value.length === 0 &&
+    bars.status === 'fulfilled' &&
+    [claim, ticks, dead, offsets].every((s) => s.status === 'fulfilled') &&
+    [...p.firstOffsets].every(([key, first]) => first >= (stored.get(key) ?? 0n))
+  if (held)
+    return {
+      stored,
+      result: {
+        stored: plan.ticks,
+        deadLettered: plan.deadLetters,
+        skipped: plan.skipped,
+        bars: bars.value,
+        firings: [],
+        prepared: 'held',
+      },
+    }
+  await tx.exec('rollback to savepoint prepared_batch')
+  return { stored }
+}
+
+const COPY_TRADE_IDS = 'copy trade_ids (source, trade_id) from stdin'
+
+/** The COPY text of trade ids to claim: source and id per line. */
+export function claimCopyText(sources: string[], tradeIds: string[]): string {
+  let text = ''
+  for (let i = 0; i < sources.length; i++) text += `${copyField(sources[i]!)}\t${copyField(tradeIds[i]!)}\n`
+  return text
+}
+
 async function claimTradeIds(tx: Queryable, sources: string[], tradeIds: string[]): Promise<Set<number>> {
   if (sources.length === 0) return new Set()
   // Usually no id was stored before, and COPY adds them at about twice the speed of the insert
   // below. One stored id fails the COPY on the primary key; then it is undone and the insert tells
   // which ones were.
-  let text = ''
-  for (let i = 0; i < sources.length; i++) text += `${copyField(sources[i]!)}\t${copyField(tradeIds[i]!)}\n`
   try {
     await Promise.all([
       tx.exec('savepoint claim_trade_ids'),
-      tx.copyIn('copy trade_ids (source, trade_id) from stdin', text),
+      tx.copyIn(COPY_TRADE_IDS, claimCopyText(sources, tradeIds)),
     ])
     return new Set()
   } catch (err) {

@@ -99,3 +99,44 @@ test('the consumer is shown each next batch before handling the current one', as
   // Every batch after the first was shown, exactly as it came; the last batch had no successor.
   assert.deepEqual(shown, batches.slice(1))
 })
+
+test('messages appended while a batch is handled are shown again: the last look-ahead is the next batch', async () => {
+  const bus = createMemoryBus()
+  await bus.ensureTopic({ name: 't', partitions: 3 })
+  const producer = bus.producer()
+  const send = (from: number, n: number) =>
+    producer.send(
+      't',
+      Array.from({ length: n }, (_, i) => ({ key: `K${(from + i) % 7}`, value: String(from + i) })),
+    )
+  await send(0, 30)
+  const offsets = (ms: readonly BusMessage[]) => ms.map((m) => `${m.partition}:${m.offset}`)
+  const batches: string[][] = []
+  /** What was shown before and while each batch was handled. */
+  const shown: string[][][] = [[]]
+  let release: () => void = () => {}
+  const consumer = bus.consumer({ groupId: 'g', topics: ['t'], maxBatch: 20 })
+  const done = consumer.run(
+    async (batch) => {
+      batches.push(offsets(batch))
+      if (batches.length === 1) await new Promise<void>((r) => (release = r))
+      if (batches.length === 3) void consumer.close()
+      shown.push([])
+    },
+    (next) => shown.at(-1)!.push(offsets(next)),
+  )
+  await new Promise((r) => setImmediate(r))
+  // While the first batch is handled, 25 more arrive in every partition: the next batch changes.
+  await send(30, 25)
+  await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
+  release()
+  await done
+  assert.equal(batches.flat().length, 55)
+  assert.equal(new Set(batches.flat()).size, 55)
+  // Shown while the first batch was handled: the 10 left at its start, then the changed batch.
+  assert.equal(shown[0]![0]!.length, 10)
+  assert.ok(shown[0]!.length >= 2, `shown ${shown[0]!.length} time(s)`)
+  assert.deepEqual(shown[0]!.at(-1), batches[1])
+  assert.deepEqual(shown[1]!.at(-1), batches[2])
+})
