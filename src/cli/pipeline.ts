@@ -83,6 +83,9 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
     const sent = await untilSourceEnds(rt, produced, processor.done)
     stopBar()
     const complete = await drain(rt, db, ctx.config)
+    // Stopped by a signal: the batch in hand is committed (or not) before the store is counted,
+    // so the last line tells what the store holds once the command has exited.
+    if (rt.signal.aborted) await processor.close()
     line = await summary(db, sent)
     rt.log.info({ sent, complete }, 'pipeline stopped')
     return complete ? 0 : 1

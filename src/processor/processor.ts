@@ -45,6 +45,7 @@ export interface ProcessorOptions {
 export interface Processor {
   /** Resolves when the processor stopped (close()) ; rejects on a fatal error. */
   done: Promise<void>
+  /** Stops after the batch in hand is stored (or not); every call waits for the same stop. */
   close(): Promise<void>
 }
 
@@ -268,20 +269,23 @@ export function startProcessor(o: ProcessorOptions): Processor {
   }
 
   const done = consumer.run(handle, ahead).finally(() => clearInterval(lagTimer))
+  let closed: Promise<void> | undefined
   return {
     done,
-    async close() {
-      closing = true
-      clearInterval(lagTimer)
-      // The offsets that matter are in PostgreSQL, committed with their rows: a consumer that cannot
-      // close cleanly (a broker gone, a reconnect under way) is left behind after a few seconds
-      // instead of holding the process past its stop deadline. Nothing uncommitted is lost.
-      const closed = Promise.all([consumer.close(), done.catch(() => {})])
-      if (!(await within(closed, CLOSE_MS)))
-        o.log.warn('the Kafka consumer did not close in time; leaving it')
-      await within(dlq?.close() ?? Promise.resolve(), CLOSE_MS / 2)
-      await within(updateLag(), 1000)
-    },
+    close: () => (closed ??= stop()),
+  }
+
+  async function stop(): Promise<void> {
+    closing = true
+    clearInterval(lagTimer)
+    // The offsets that matter are in PostgreSQL, committed with their rows: a consumer that cannot
+    // close cleanly (a broker gone, a reconnect under way) is left behind after a few seconds
+    // instead of holding the process past its stop deadline. Nothing uncommitted is lost.
+    const consumerClosed = Promise.all([consumer.close(), done.catch(() => {})])
+    if (!(await within(consumerClosed, CLOSE_MS)))
+      o.log.warn('the Kafka consumer did not close in time; leaving it')
+    await within(dlq?.close() ?? Promise.resolve(), CLOSE_MS / 2)
+    await within(updateLag(), 1000)
   }
 }
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openPglite } from '../../src/store/db.ts'
 import { simulate } from '../../src/sources/simulator.ts'
-import { runCli } from '../support/cli.ts'
+import { runCli, startCli } from '../support/cli.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
 import { checkBars } from '../support/bars.ts'
 import { root } from '../support/kafka.ts'
@@ -148,4 +149,34 @@ test('LOG_FILE gets JSON lines with the trace of each batch', async (t) => {
     3000,
   )
   assert.doesNotMatch(run.output, /batch committed/) // nothing on standard output when LOG_FILE is set
+})
+
+test('tickflow up stopped by SIGINT mid-run: its last line counts what the store holds after exit', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-up-int-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const up = startCli(
+    ['up', '--count', '3000000', '--rate', '0', '--seed', '3', '--start', '2026-11-24T14:30:00Z'],
+    { ...noServices, LOG_LEVEL: 'info' },
+    dir,
+  )
+  t.after(() => up.child.kill('SIGKILL'))
+  // Stopped while batches are being written: the first ones are committed by then.
+  for (let waited = 0; !/pipeline started/.test(up.output()); waited += 100) {
+    assert.ok(waited < 60_000, `the pipeline did not start: ${up.output()}`)
+    await sleep(100)
+  }
+  await sleep(4000)
+  up.child.kill('SIGINT')
+  const { code } = await up.exited
+  assert.equal(code, 0, up.output())
+  const said = /(\d+) trades produced; the store holds (\d+) ticks and (\d+) dead letters/.exec(up.output())
+  assert.ok(said, up.output())
+  const db = await openPglite(join(dir, 'data/pglite'))
+  t.after(() => db.close())
+  const [row] = await db.query<{ ticks: string; offsets: string }>(
+    'select (select count(*) from ticks)::text as ticks, (select sum(next_offset) from consumer_offsets)::text as offsets',
+  )
+  assert.ok(Number(row!.ticks) > 0)
+  assert.equal(said[2], row!.ticks)
+  assert.equal(row!.offsets, row!.ticks)
 })
