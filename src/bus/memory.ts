@@ -192,7 +192,6 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
                 const k = `${m.topic}\0${m.partition}`
                 taken.set(k, (taken.get(k) ?? 0) + 1)
               }
-              shown = []
               show()
             }
             try {

@@ -82,25 +82,21 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
   const unique = uniqueOffsets(items)
   const ticks: Tick[] = []
   const deadLetters: DeadLetter[] = []
-  const firstOffsets = new Map<string, bigint>()
-  const firstSeen = new Map<string, Set<string>>()
-  const sources: string[] = []
-  const tradeIds: string[] = []
   for (const i of unique) {
-    const k = offsetKey(i.topic, i.partition)
-    const first = firstOffsets.get(k)
-    if (first === undefined || i.offset < first) firstOffsets.set(k, i.offset)
-    if (i.dead) deadLetters.push(i.dead)
-    const t = i.tick
-    if (!t) continue
-    ticks.push(t)
-    if (t.tradeId === null) continue
-    let ids = firstSeen.get(t.source)
-    if (!ids) firstSeen.set(t.source, (ids = new Set()))
-    if (ids.has(t.tradeId)) return undefined
-    ids.add(t.tradeId)
-    sources.push(t.source)
-    tradeIds.push(t.tradeId)
+    if (i.tick) ticks.push(i.tick)
+    else if (i.dead) deadLetters.push(i.dead)
+  }
+  const claim = idsToClaim(ticks)
+  if (claim.repeated.size > 0) return undefined
+  // The smallest offset per partition; the key is built once per run of one partition.
+  const firstOffsets = new Map<string, bigint>()
+  let last: BatchItem | undefined
+  let key = ''
+  for (const i of unique) {
+    if (last?.partition !== i.partition || last.topic !== i.topic) key = offsetKey(i.topic, i.partition)
+    last = i
+    const first = firstOffsets.get(key)
+    if (first === undefined || i.offset < first) firstOffsets.set(key, i.offset)
   }
   const plan: WritePlan = {
     ticks,
@@ -113,7 +109,7 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
   return {
     plan,
     firstOffsets,
-    claimText: claimCopyText(sources, tradeIds),
+    claimText: claimCopyText(claim.sources, claim.tradeIds),
     ticksText: ticksToCopyText(ticks),
   }
 }
@@ -194,6 +190,21 @@ const EMPTY: AlertHistory = { trades: new Map(), bars: new Map(), series: new Ma
  * batch: those are duplicates (dead letters with reason duplicate_trade_id).
  */
 async function duplicateIds(ticks: Tick[], ctx: PlanContext): Promise<Set<number>> {
+  const { sources, tradeIds, index, repeated } = idsToClaim(ticks)
+  for (const pos of await ctx.claimTradeIds(sources, tradeIds)) repeated.add(index[pos]!)
+  return repeated
+}
+
+/**
+ * The trade ids a batch claims, each (source, id) once with its trade's position, and the
+ * positions of the trades repeating an id that came earlier in the batch.
+ */
+function idsToClaim(ticks: Tick[]): {
+  sources: string[]
+  tradeIds: string[]
+  index: number[]
+  repeated: Set<number>
+} {
   const firstSeen = new Map<string, Set<string>>()
   const repeated = new Set<number>()
   const sources: string[] = []
@@ -213,8 +224,7 @@ async function duplicateIds(ticks: Tick[], ctx: PlanContext): Promise<Set<number
     tradeIds.push(t.tradeId)
     index.push(i)
   }
-  for (const pos of await ctx.claimTradeIds(sources, tradeIds)) repeated.add(index[pos]!)
-  return repeated
+  return { sources, tradeIds, index, repeated }
 }
 
 /** The next offset per partition after this batch (never behind what is stored). */

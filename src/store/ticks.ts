@@ -68,7 +68,7 @@ export const COPY_TICKS =
   'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions) from stdin'
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
-export function copyField(v: string | null): string {
+function copyField(v: string | null): string {
   if (v === null) return '\\N'
   return /[\\\t\n\r]/.test(v)
     ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
