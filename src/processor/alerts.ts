@@ -21,7 +21,19 @@ import type {
 import type { Tick } from '../domain/types.ts'
 import { bucketStart } from './lateness.ts'
 import { addTrade, CloseSeries, later, upperIndex, upperIndexBy } from '../domain/close-series.ts'
-import { add, cmp, decInt, divText, isZero, mul, neg, parseDec as dec, sub, ZERO } from '../domain/decimal.ts'
+import {
+  add,
+  cmp,
+  decInt,
+  divText,
+  isZero,
+  mul,
+  neg,
+  parseDec,
+  sub,
+  ZERO,
+  type Dec,
+} from '../domain/decimal.ts'
 
 const INTERVAL_MS: Record<AlertInterval, number> = {
   '1s': 1000,
@@ -105,8 +117,16 @@ export function firingId(ruleId: string, event: string): string {
 export const eventOf = (t: Pick<Tick, 'topic' | 'partition' | 'offset'>): string =>
   `${t.topic}/${t.partition}/${t.offset}`
 
-/** A rule's condition at a time: undefined when it cannot be measured (no price yet, no volume…). */
+/**
+ * A rule's condition at a time: undefined when it cannot be measured (no price yet, no volume…).
+ * The value it measured is only worked out when asked (a firing), not at every read.
+ */
 type Reading = { hit: boolean; value: string } | undefined
+const HIT = { hit: true, value: '' }
+const MISS = { hit: false, value: '' }
+/** `value` is only used when `valued` (callers pass '' otherwise, not working it out). */
+const reading = (hit: boolean, valued: boolean, value: string): Reading =>
+  valued ? { hit, value } : hit ? HIT : MISS
 
 /**
  * The firings of a batch. `ticks` are the trades the batch stores; each symbol's trades are taken
@@ -114,42 +134,65 @@ type Reading = { hit: boolean; value: string } | undefined
  */
 export function evaluateAlerts(rules: AlertRule[], ticks: Tick[], history: AlertHistory): AlertFiring[] {
   const bySymbol = rulesBySymbol(rules)
+  const effects = new Map<string, Effects>()
+  for (const [symbol, rs] of bySymbol) effects.set(symbol, effectsOf(rs))
+  // Prices, volumes and rule parameters are read as decimals many times per trade (each rule
+  // before and after it): each distinct text is parsed once per batch.
+  const parsed = new Map<string, Dec>()
+  const dec = (text: string): Dec => {
+    let d = parsed.get(text)
+    if (d === undefined) parsed.set(text, (d = parseDec(text)))
+    return d
+  }
   const ordered = ticks
     .filter((t) => bySymbol.has(t.symbol))
     .sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0))
   const out: AlertFiring[] = []
   for (const t of ordered) {
     const rs = bySymbol.get(t.symbol)!
-    const before = rs.map((r) => read(r, t, history))
-    apply(t, rs, history)
+    const before = rs.map((r) => read(r, t, history, dec, false)?.hit)
+    apply(t, effects.get(t.symbol)!, history)
     rs.forEach((r, i) => {
-      const after = read(r, t, history)
-      if (before[i]?.hit === false && after?.hit === true) {
-        const event = eventOf(t)
-        out.push({
-          id: firingId(r.id, event),
-          ruleId: r.id,
-          event,
-          symbol: t.symbol,
-          ts: t.ts,
-          price: t.price,
-          value: after.value,
-          webhookUrl: r.webhookUrl,
-        })
-      }
+      if (before[i] !== false || read(r, t, history, dec, false)?.hit !== true) return
+      const event = eventOf(t)
+      out.push({
+        id: firingId(r.id, event),
+        ruleId: r.id,
+        event,
+        symbol: t.symbol,
+        ts: t.ts,
+        price: t.price,
+        value: read(r, t, history, dec, true)!.value,
+        webhookUrl: r.webhookUrl,
+      })
     })
   }
   return out
 }
 
-function read(r: AlertRule, t: Tick, h: AlertHistory): Reading {
+/** What a trade of a symbol changes in the history, given the symbol's rules. */
+interface Effects {
+  trades: boolean
+  /** Intervals of the RSI series kept. */
+  series: AlertInterval[]
+  /** Intervals of the volume bars kept. */
+  bars: AlertInterval[]
+}
+
+function effectsOf(rules: AlertRule[]): Effects {
+  const bars = new Set<AlertInterval>()
+  for (const r of rules) if (r.kind === 'volume_spike') bars.add(r.params.interval)
+  return { trades: rules.some(usesTrades), series: [...rsiPeriods(rules).keys()], bars: [...bars] }
+}
+
+function read(r: AlertRule, t: Tick, h: AlertHistory, dec: (text: string) => Dec, valued: boolean): Reading {
   const up = r.direction === 'up'
   switch (r.kind) {
     case 'price_cross': {
       const p = priceAt(h, t.symbol, t.micros)
       if (p === undefined) return undefined
       const c = cmp(dec(p), dec(r.params.level))
-      return { hit: up ? c >= 0 : c <= 0, value: p }
+      return reading(up ? c >= 0 : c <= 0, valued, p)
     }
     case 'percent_move': {
       const p = priceAt(h, t.symbol, t.micros)
@@ -159,7 +202,7 @@ function read(r: AlertRule, t: Tick, h: AlertHistory): Reading {
       const move = mul(sub(dec(p), dec(ref)), decInt(100))
       const bound = mul(dec(r.params.percent), dec(ref))
       const hit = up ? cmp(move, bound) >= 0 : cmp(move, neg(bound)) <= 0
-      return { hit, value: divText(move, dec(ref), 4) }
+      return reading(hit, valued, valued ? divText(move, dec(ref), 4) : '')
     }
     case 'volume_spike': {
       const bars = h.bars.get(`${t.symbol}\0${r.params.interval}`) ?? []
@@ -175,7 +218,7 @@ function read(r: AlertRule, t: Tick, h: AlertHistory): Reading {
       // vol ≥ multiple × sum / period
       const scaled = mul(vol, decInt(r.params.period))
       const c = cmp(scaled, mul(dec(r.params.multiple), sum))
-      return { hit: up ? c >= 0 : c <= 0, value: divText(scaled, sum, 4) }
+      return reading(up ? c >= 0 : c <= 0, valued, valued ? divText(scaled, sum, 4) : '')
     }
     case 'indicator_cross': {
       // The RSI GET /api/v1/indicators serves for the bar, compared as the decimal it prints.
@@ -183,7 +226,7 @@ function read(r: AlertRule, t: Tick, h: AlertHistory): Reading {
       const rsi = series?.rsiAt(r.params.period, bucketStart(r.params.interval, t.tsMs))
       if (rsi === undefined || rsi === null) return undefined
       const c = cmp(dec(rsi), dec(r.params.threshold))
-      return { hit: up ? c >= 0 : c <= 0, value: rsi }
+      return reading(up ? c >= 0 : c <= 0, valued, rsi)
     }
   }
 }
@@ -202,8 +245,8 @@ export function priceAt(h: AlertHistory, symbol: string, micros: number): string
 }
 
 /** Adds trade t to what its rules read: the symbol's trades and the bars of their intervals. */
-function apply(t: Tick, rules: AlertRule[], h: AlertHistory): void {
-  if (rules.some(usesTrades)) {
+function apply(t: Tick, effects: Effects, h: AlertHistory): void {
+  if (effects.trades) {
     let list = h.trades.get(t.symbol)
     if (!list) h.trades.set(t.symbol, (list = []))
     let i = list.length
@@ -211,15 +254,13 @@ function apply(t: Tick, rules: AlertRule[], h: AlertHistory): void {
     list.splice(i, 0, { micros: t.micros, seq: t.offset, price: t.price })
   }
   const barTrade = { micros: t.micros, seq: t.offset, price: t.price, size: t.size }
-  for (const interval of rsiPeriods(rules).keys()) {
+  for (const interval of effects.series) {
     const key = `${t.symbol}\0${interval}`
     let series = h.series.get(key)
     if (!series) h.series.set(key, (series = new CloseSeries([])))
     series.add(bucketStart(interval, t.tsMs), barTrade)
   }
-  const intervals = new Set<AlertInterval>()
-  for (const r of rules) if (r.kind === 'volume_spike') intervals.add(r.params.interval)
-  for (const interval of intervals) {
+  for (const interval of effects.bars) {
     const key = `${t.symbol}\0${interval}`
     let bars = h.bars.get(key)
     if (!bars) h.bars.set(key, (bars = []))
