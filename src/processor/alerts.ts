@@ -135,7 +135,7 @@ const reading = (hit: boolean, valued: boolean, value: string): Reading =>
 export function evaluateAlerts(rules: AlertRule[], ticks: Tick[], history: AlertHistory): AlertFiring[] {
   const bySymbol = rulesBySymbol(rules)
   const effects = new Map<string, Effects>()
-  for (const [symbol, rs] of bySymbol) effects.set(symbol, effectsOf(rs))
+  for (const [symbol, rs] of bySymbol) effects.set(symbol, effectsOf(symbol, rs))
   // Prices, volumes and rule parameters are read as decimals many times per trade (each rule
   // before and after it): each distinct text is parsed once per batch.
   const parsed = new Map<string, Dec>()
@@ -170,19 +170,27 @@ export function evaluateAlerts(rules: AlertRule[], ticks: Tick[], history: Alert
   return out
 }
 
-/** What a trade of a symbol changes in the history, given the symbol's rules. */
+/**
+ * What a trade of a symbol changes in the history, given the symbol's rules: each with its history
+ * key (symbol and interval), built once per batch rather than per trade.
+ */
 interface Effects {
   trades: boolean
-  /** Intervals of the RSI series kept. */
-  series: AlertInterval[]
-  /** Intervals of the volume bars kept. */
-  bars: AlertInterval[]
+  /** The RSI series kept. */
+  series: { interval: AlertInterval; key: string }[]
+  /** The volume bars kept. */
+  bars: { interval: AlertInterval; key: string }[]
 }
 
-function effectsOf(rules: AlertRule[]): Effects {
-  const bars = new Set<AlertInterval>()
-  for (const r of rules) if (r.kind === 'volume_spike') bars.add(r.params.interval)
-  return { trades: rules.some(usesTrades), series: [...rsiPeriods(rules).keys()], bars: [...bars] }
+function effectsOf(symbol: string, rules: AlertRule[]): Effects {
+  const volumes = new Set<AlertInterval>()
+  for (const r of rules) if (r.kind === 'volume_spike') volumes.add(r.params.interval)
+  const keyed = (interval: AlertInterval) => ({ interval, key: `${symbol}\0${interval}` })
+  return {
+    trades: rules.some(usesTrades),
+    series: [...rsiPeriods(rules).keys()].map(keyed),
+    bars: [...volumes].map(keyed),
+  }
 }
 
 function read(r: AlertRule, t: Tick, h: AlertHistory, dec: (text: string) => Dec, valued: boolean): Reading {
@@ -254,14 +262,12 @@ function apply(t: Tick, effects: Effects, h: AlertHistory): void {
     list.splice(i, 0, { micros: t.micros, seq: t.offset, price: t.price })
   }
   const barTrade = { micros: t.micros, seq: t.offset, price: t.price, size: t.size }
-  for (const interval of effects.series) {
-    const key = `${t.symbol}\0${interval}`
+  for (const { interval, key } of effects.series) {
     let series = h.series.get(key)
     if (!series) h.series.set(key, (series = new CloseSeries([])))
     series.add(bucketStart(interval, t.tsMs), barTrade)
   }
-  for (const interval of effects.bars) {
-    const key = `${t.symbol}\0${interval}`
+  for (const { interval, key } of effects.bars) {
     let bars = h.bars.get(key)
     if (!bars) h.bars.set(key, (bars = []))
     addTrade(bars, bucketStart(interval, t.tsMs), barTrade)
