@@ -42,7 +42,7 @@ import { tradeEncoder, type WireFormat } from '../src/bus/wire.ts'
 import { createKafkaBus } from '../src/bus/kafka.ts'
 import { connectPostgres } from '../src/store/db.ts'
 import { migrate } from '../src/store/migrate.ts'
-import { COPY_TICKS, TickStore, ticksToCopyText } from '../src/store/ticks.ts'
+import { COPY_TICKS, TickStore, ticksToCopy } from '../src/store/ticks.ts'
 import { waitCaughtUp } from '../src/cli/caught-up.ts'
 import { createMetrics } from '../src/metrics/registry.ts'
 import { simulate, simulator } from '../src/sources/simulator.ts'
@@ -231,7 +231,7 @@ async function copyLimit(adminUrl: string, dir: string, messages: string[]) {
     await store.ensurePartitions(ticks.slice(0, 1))
     await store.ensurePartitions(ticks.slice(-1))
     const file = join(dir, 'ticks.tsv')
-    writeFileSync(file, ticksToCopyText(ticks))
+    writeFileSync(file, ticksToCopy(ticks))
     await db.close()
     const client = new pg.Client({ connectionString: database.url })
     await client.connect()
@@ -656,7 +656,7 @@ async function embedded(dir: string) {
     const store = new TickStore(db)
     await store.ensurePartitions(ticks.slice(0, 1))
     await store.ensurePartitions(ticks.slice(-1))
-    const text = ticksToCopyText(ticks)
+    const text = ticksToCopy(ticks)
     const t1 = performance.now()
     await db.transaction((tx) => tx.copyIn(COPY_TICKS, text))
     const copySecs = (performance.now() - t1) / 1000

@@ -16,7 +16,7 @@ export function gatedDb(kind: Db['kind']): DbGate {
     kind,
     query: async (sql, params) => (await promise).query(sql, params),
     exec: async (sql) => (await promise).exec(sql),
-    copyIn: async (sql, text) => (await promise).copyIn(sql, text),
+    copyIn: async (sql, rows) => (await promise).copyIn(sql, rows),
     transaction: async <T>(fn: (tx: Queryable) => Promise<T>) => (await promise).transaction(fn),
     close: async () => {},
     // Known before the database opens: PostgreSQL streams CSV exports by COPY, PGlite pages them.

@@ -5,7 +5,7 @@ import type { BatchItem, DeadLetter, PartitionOffset, Tick, WritePlan } from '..
 import { INTERVALS } from '../domain/types.ts'
 import type { AlertFiring, AlertHistory, AlertRule } from '../domain/alerts.ts'
 import type { BatchResult, PlanContext, PreparedWrite, TickStore } from '../store/ticks.ts'
-import { claimCopyText, offsetKey, ticksToCopyText } from '../store/ticks.ts'
+import { claimCopy, offsetKey, ticksToCopy } from '../store/ticks.ts'
 import { aggregate } from './aggregate.ts'
 import { duplicateOf } from './validate.ts'
 import { evaluateAlerts, historyNeeds } from './alerts.ts'
@@ -109,8 +109,8 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
   return {
     plan,
     firstOffsets,
-    claimText: claimCopyText(claim.sources, claim.tradeIds),
-    ticksText: ticksToCopyText(ticks),
+    claimRows: claimCopy(claim.sources, claim.tradeIds),
+    tickRows: ticksToCopy(ticks),
   }
 }
 

@@ -7,14 +7,15 @@ import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
 import { Worker } from 'node:worker_threads'
 import { seedPglite } from './pglite-seed.ts'
+import type { CopyRows } from './copy-text.ts'
 import type { PgliteReply, PgliteRequest, SerializedError } from './pglite-protocol.ts'
 
 export interface Queryable {
   query: <R = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<R[]>
   /** Runs a script of several statements without parameters (migrations). */
   exec: (sql: string) => Promise<void>
-  /** COPY … FROM STDIN with text-format rows; PGlite falls back to an equivalent path. */
-  copyIn: (sql: string, text: string) => Promise<void>
+  /** COPY … FROM STDIN with text-format rows (UTF-8); PGlite falls back to an equivalent path. */
+  copyIn: (sql: string, rows: CopyRows) => Promise<void>
 }
 
 export interface Db extends Queryable {
@@ -62,11 +63,11 @@ function pgQueryable(
         return res.rows as R[]
       }),
     exec: (sql: string): Promise<void> => serial(async () => void (await client.query(sql))),
-    copyIn: (sql: string, text: string): Promise<void> =>
+    copyIn: (sql: string, rows: CopyRows): Promise<void> =>
       serial(async () => {
         if (!('release' in client)) throw new Error('copyIn needs a transaction client')
         const stream = client.query(copyFrom(sql))
-        await pipeline(Readable.from([text]), stream)
+        await pipeline(Readable.from([rows]), stream)
       }),
   }
 }
@@ -194,7 +195,7 @@ export async function openPglite(dataDir: string): Promise<Db> {
     query: async <R>(sql: string, params?: unknown[]) =>
       (await call({ op: 'query', tx, sql, params })) as R[],
     exec: async (sql: string) => void (await call({ op: 'exec', tx, sql })),
-    copyIn: async (sql: string, text: string) => void (await call({ op: 'copyIn', tx, sql, text })),
+    copyIn: async (sql: string, rows: CopyRows) => void (await call({ op: 'copyIn', tx, sql, rows })),
   })
   let closing: Promise<void> | undefined
   return {
@@ -257,8 +258,8 @@ export async function openPgliteHere(dataDir: string): Promise<Db> {
     async exec(sql: string): Promise<void> {
       await q.exec(sql)
     },
-    async copyIn(sql: string, text: string): Promise<void> {
-      await q.query(sql.replace(/from\s+stdin/i, "from '/dev/blob'"), [], { blob: new Blob([text]) })
+    async copyIn(sql: string, rows: CopyRows): Promise<void> {
+      await q.query(sql.replace(/from\s+stdin/i, "from '/dev/blob'"), [], { blob: new Blob([rows]) })
     },
   })
   const base = wrap(db)

@@ -1,9 +1,11 @@
 // The messages between the main thread (db.ts) and the embedded store's thread (pglite-worker.ts).
 
+import type { CopyRows } from './copy-text.ts'
+
 export type PgliteRequest =
   | { id: number; op: 'query'; tx?: number; sql: string; params?: unknown[] }
   | { id: number; op: 'exec'; tx?: number; sql: string }
-  | { id: number; op: 'copyIn'; tx?: number; sql: string; text: string }
+  | { id: number; op: 'copyIn'; tx?: number; sql: string; rows: CopyRows }
   | { id: number; op: 'begin' | 'commit' | 'rollback'; tx: number }
   | { id: number; op: 'close' }
 

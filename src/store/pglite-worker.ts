@@ -57,7 +57,7 @@ function serve(db: Db, port: NonNullable<typeof parentPort>): void {
         case 'exec':
           return void (await target(req.tx).exec(req.sql))
         case 'copyIn':
-          return void (await target(req.tx).copyIn(req.sql, req.text))
+          return void (await target(req.tx).copyIn(req.sql, req.rows))
         case 'begin':
           return void (await begin(req.tx))
         case 'commit':

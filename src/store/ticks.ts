@@ -10,6 +10,7 @@ import type { Bar, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domai
 import type { AlertHistory, AlertRule, HistoryNeed } from '../domain/alerts.ts'
 import { insertFirings, listRules, readHistory, type StoredAlertFiring } from './alerts.ts'
 import { PartitionRanges, ensurePartition } from './partitions.ts'
+import { CopyText } from './copy-text.ts'
 
 /** What a committed batch did, for metrics and the live tail. */
 export interface BatchResult {
@@ -50,10 +51,10 @@ export interface PreparedWrite {
   plan: WritePlan
   /** The smallest offset of the batch per `${topic}\0${partition}`: each must not be stored yet. */
   firstOffsets: Map<string, bigint>
-  /** The trade ids to claim, as COPY text (source, trade id). */
-  claimText: string
-  /** The plan's ticks as COPY text. */
-  ticksText: string
+  /** The trade ids to claim, as COPY_TRADE_IDS rows (source, trade id). */
+  claimRows: Buffer
+  /** The plan's ticks as COPY_TICKS rows. */
+  tickRows: Buffer
 }
 
 /**
@@ -67,26 +68,29 @@ export const offsetKey = (topic: string, partition: number): string => `${topic}
 export const COPY_TICKS =
   'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions) from stdin'
 
-/** COPY text format: backslash, tab, newline and carriage return escaped; \N is NULL. */
-function copyField(v: string | null): string {
-  if (v === null) return '\\N'
-  return /[\\\t\n\r]/.test(v)
-    ? v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
-    : v
-}
-
 /** A text[] literal: every element quoted, so commas, braces and spaces inside stay data. */
 function arrayLiteral(items: string[] | null | undefined): string | null {
   if (!items || items.length === 0) return null
   return `{${items.map((c) => `"${c.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`
 }
 
-export function ticksToCopyText(ticks: Tick[]): string {
-  let out = ''
+/** The ticks as COPY_TICKS rows. */
+export function ticksToCopy(ticks: Tick[]): Buffer {
+  const out = new CopyText(ticks.length * 160)
   for (const t of ticks) {
-    out += `${t.symbol}\t${t.ts}\t${t.price}\t${t.size}\t${copyField(t.source)}\t${copyField(t.tradeId)}\t${t.offset}\t${t.partition}\t${copyField(t.recvTs)}\t${copyField(arrayLiteral(t.conditions))}\n`
+    out
+      .field(t.symbol)
+      .field(t.ts)
+      .field(t.price)
+      .field(t.size)
+      .field(t.source)
+      .field(t.tradeId)
+      .field(t.offset.toString())
+      .field(String(t.partition))
+      .field(t.recvTs)
+      .field(arrayLiteral(t.conditions), true)
   }
-  return out
+  return out.bytes()
 }
 
 export class TickStore {
@@ -165,7 +169,7 @@ export class TickStore {
       // Sent together (the connection runs them in order, and the first failure fails the rest):
       // the database does not wait for a round trip between them.
       const [, bars, firings] = await Promise.all([
-        plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, ticksToCopyText(plan.ticks)) : undefined,
+        plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, ticksToCopy(plan.ticks)) : undefined,
         upsertBars(tx, plan.bars),
         insertFirings(tx, plan.firings ?? []),
         plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
@@ -207,8 +211,8 @@ async function writePrepared(
     lockOffsets(tx, groupId, partitions),
     tx.exec('savepoint prepared_batch'),
     listRules(tx),
-    p.claimText.length > 0 ? tx.copyIn(COPY_TRADE_IDS, p.claimText) : undefined,
-    plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, p.ticksText) : undefined,
+    p.claimRows.length > 0 ? tx.copyIn(COPY_TRADE_IDS, p.claimRows) : undefined,
+    plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, p.tickRows) : undefined,
     upsertBars(tx, plan.bars),
     plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
     saveOffsets(tx, groupId, plan.offsets),
@@ -240,11 +244,11 @@ async function writePrepared(
 
 const COPY_TRADE_IDS = 'copy trade_ids (source, trade_id) from stdin'
 
-/** The COPY text of trade ids to claim: source and id per line. */
-export function claimCopyText(sources: string[], tradeIds: string[]): string {
-  let text = ''
-  for (let i = 0; i < sources.length; i++) text += `${copyField(sources[i]!)}\t${copyField(tradeIds[i]!)}\n`
-  return text
+/** The trade ids to claim as COPY_TRADE_IDS rows: source and id per line. */
+export function claimCopy(sources: string[], tradeIds: string[]): Buffer {
+  const out = new CopyText(sources.length * 48)
+  for (let i = 0; i < sources.length; i++) out.field(sources[i]!).field(tradeIds[i]!, true)
+  return out.bytes()
 }
 
 async function claimTradeIds(tx: Queryable, sources: string[], tradeIds: string[]): Promise<Set<number>> {
@@ -255,7 +259,7 @@ async function claimTradeIds(tx: Queryable, sources: string[], tradeIds: string[
   try {
     await Promise.all([
       tx.exec('savepoint claim_trade_ids'),
-      tx.copyIn(COPY_TRADE_IDS, claimCopyText(sources, tradeIds)),
+      tx.copyIn(COPY_TRADE_IDS, claimCopy(sources, tradeIds)),
     ])
     return new Set()
   } catch (err) {

@@ -135,7 +135,7 @@ test('a batch that repeats a trade id itself is not prepared: its plan needs the
   // The same offset twice is one message: it is not its own duplicate.
   assert.equal(prepared?.plan.ticks.length, 2)
   assert.equal(prepared?.plan.skipped, 1)
-  assert.equal(prepared?.claimText, 't\ta\nt\tb\n')
+  assert.equal(prepared?.claimRows.toString(), 't\ta\nt\tb\n')
   assert.deepEqual(
     prepared?.plan.offsets.map((o) => String(o.next)),
     ['2'],
