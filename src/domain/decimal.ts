@@ -11,15 +11,16 @@ export interface Dec {
 
 export const ZERO: Dec = { v: 0n, s: 0 }
 
-const DECIMAL = /^(-?)(\d+)(?:\.(\d+))?$/
+const DECIMAL = /^-?\d+(?:\.\d+)?$/
 
 /** A decimal as PostgreSQL prints numeric (no exponent) → Dec. */
 export function parseDec(text: string): Dec {
-  const m = DECIMAL.exec(text)
-  if (!m) throw new Error(`not a decimal: ${JSON.stringify(text)}`)
-  const frac = m[3] ?? ''
-  const v = BigInt(m[2]! + frac)
-  return { v: m[1] ? -v : v, s: frac.length }
+  // Checked with test(), then cut by hand: bars parse two decimals per trade, and exec's match
+  // array was 5 % of the processor's garbage.
+  if (!DECIMAL.test(text)) throw new Error(`not a decimal: ${JSON.stringify(text)}`)
+  const dot = text.indexOf('.')
+  if (dot < 0) return { v: BigInt(text), s: 0 }
+  return { v: BigInt(text.slice(0, dot) + text.slice(dot + 1)), s: text.length - dot - 1 }
 }
 
 // Bar aggregation adds every trade into several bars: the common powers are looked up.
