@@ -14,7 +14,11 @@ import { AlertCache } from './alert-cache.ts'
 /** The partitions of a batch, each once: the store locks their offsets before the plan is built. */
 export function partitionsOf(items: BatchItem[]): { topic: string; partition: number }[] {
   const seen = new Map<string, { topic: string; partition: number }>()
+  let last: BatchItem | undefined
   for (const i of items) {
+    // A batch holds runs of one partition: a key is built once per run.
+    if (last?.partition === i.partition && last.topic === i.topic) continue
+    last = i
     const k = offsetKey(i.topic, i.partition)
     if (!seen.has(k)) seen.set(k, { topic: i.topic, partition: i.partition })
   }
@@ -60,7 +64,9 @@ export async function writeBatch(
   beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
   prepared?: PreparedWrite,
 ): Promise<BatchResult> {
-  await store.ensurePartitions(items.flatMap((i) => (i.tick ? [i.tick] : [])))
+  const ticks: Tick[] = []
+  for (const i of items) if (i.tick) ticks.push(i.tick)
+  await store.ensurePartitions(ticks)
   const timezone = await store.timezone()
   const cache = alertCache(store, groupId)
   return store.commit(
@@ -230,12 +236,20 @@ function idsToClaim(ticks: Tick[]): {
 /** The next offset per partition after this batch (never behind what is stored). */
 function nextOffsets(items: BatchItem[], ctx: Pick<PlanContext, 'stored'>): PartitionOffset[] {
   const next = new Map<string, PartitionOffset>()
+  let last: BatchItem | undefined
+  let cur: PartitionOffset | undefined
   for (const i of items) {
-    const k = offsetKey(i.topic, i.partition)
-    const cur = next.get(k)
-    if (!cur) next.set(k, { topic: i.topic, partition: i.partition, next: i.offset + 1n })
-    else if (i.offset + 1n > cur.next) cur.next = i.offset + 1n
+    // The partition's entry is looked up once per run of it; `next` is the highest offset here,
+    // one is added at the end (a bigint per trade was garbage).
+    if (cur === undefined || last!.partition !== i.partition || last!.topic !== i.topic) {
+      const k = offsetKey(i.topic, i.partition)
+      cur = next.get(k)
+      if (!cur) next.set(k, (cur = { topic: i.topic, partition: i.partition, next: i.offset }))
+    }
+    last = i
+    if (i.offset > cur.next) cur.next = i.offset
   }
+  for (const o of next.values()) o.next += 1n
   return [...next.entries()].map(([k, o]) => {
     const prev = ctx.stored.get(k) ?? 0n
     return o.next > prev ? o : { ...o, next: prev }
