@@ -48,7 +48,8 @@ export class PriceChart {
   onRange: (from: number, to: number) => void = () => {}
   onError: (err: unknown) => void = () => {}
   /** Called when the bars held change (a page, a live bar), with the first and last bucket. */
-  onData: (first: string, last: string) => void = () => {}
+  /** The held bars changed: loaded (`live` false) or a bar from the stream (`live` true). */
+  onData: (first: string, last: string, live: boolean) => void = () => {}
 
   constructor(el: HTMLElement, legend: HTMLElement, state: ChartState) {
     this.state = state
@@ -158,8 +159,8 @@ export class PriceChart {
       this.#candles.update(candle(b))
       this.#vwap.update(vwapPoint(b))
       this.#volume.update(volumeBar(b))
-      this.#summarise()
-    } else this.#redraw()
+      this.#summarise(true)
+    } else this.#redraw(true)
     return true
   }
 
@@ -178,15 +179,15 @@ export class PriceChart {
     return [...this.#bars.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b)
   }
 
-  #redraw(): void {
+  #redraw(live = false): void {
     const all = this.#sorted()
     this.#candles.setData(all.map(candle))
     this.#vwap.setData(all.map(vwapPoint))
     this.#volume.setData(all.map(volumeBar))
-    this.#summarise()
+    this.#summarise(live)
   }
 
-  #summarise(): void {
+  #summarise(live = false): void {
     const all = this.#sorted()
     const last = all.at(-1)
     Object.assign(this.state, {
@@ -198,7 +199,7 @@ export class PriceChart {
       lastVolume: last?.volume ?? '',
     })
     this.#legend.innerHTML = last ? legendHtml(last) : ''
-    if (last) this.onData(all[0]!.bucket, last.bucket)
+    if (last) this.onData(all[0]!.bucket, last.bucket, live)
   }
 
   #onScroll(r: LogicalRange | null): void {

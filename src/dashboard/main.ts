@@ -12,6 +12,8 @@ import { AlertsPanel, type AlertsState, type Firing } from './alerts.ts'
 import { SparkCompare, type CompareState } from './compare.ts'
 
 const INTERVALS = ['1s', '1m', '5m', '1h', '1d']
+/** While bars stream in, the indicator panes reload at most this often. */
+const LIVE_INDICATOR_RELOAD_MS = 500
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 
 const state: ChartState & {
@@ -144,19 +146,42 @@ function compareToggle(chart: PriceChart, on: boolean): () => void {
   return redraw
 }
 
+/** While the store is empty the page says so and asks again every this many ms. */
+const EMPTY_POLL_MS = 2000
+
+/**
+ * The stored symbols. While there are none the page shows what to run and asks again, so a page
+ * opened before the first trade is stored (`tickflow up` still starting) starts by itself.
+ */
+async function storedSymbols(): Promise<{ symbol: string; lastPrice: string }[]> {
+  for (;;) {
+    const { data } = await getJson<{ data: { symbol: string; lastPrice: string }[] }>('/api/v1/symbols')
+    if (data.length > 0) {
+      if (state.empty) {
+        Object.assign(state, { empty: false, ready: false })
+        document.body.classList.remove('no-data')
+        $('empty').hidden = true
+        $('workspace').hidden = false
+        $('status').textContent = 'connecting…'
+      }
+      return data
+    }
+    if (!state.empty) {
+      state.empty = true
+      document.body.classList.add('no-data')
+      $('empty').hidden = false
+      $('workspace').hidden = true
+      $('status').textContent = 'no data'
+      state.ready = true
+    }
+    await new Promise((r) => setTimeout(r, EMPTY_POLL_MS))
+  }
+}
+
 async function start(): Promise<void> {
   const params = new URLSearchParams(location.search)
-  const { data } = await getJson<{ data: { symbol: string; lastPrice: string }[] }>('/api/v1/symbols')
   panels()
-  if (data.length === 0) {
-    state.empty = true
-    document.body.classList.add('no-data')
-    $('empty').hidden = false
-    $('workspace').hidden = true
-    $('status').textContent = 'no data'
-    state.ready = true
-    return
-  }
+  const data = await storedSymbols()
   const chart = new PriceChart($('chart'), $('legend'), state)
   chart.onError = showError
   chart.onRange = (from, to) => {
@@ -167,19 +192,28 @@ async function start(): Promise<void> {
   layer.onError = showError
   state.indicators = layer.state
   layer.set(params.get('ind')?.split(/,(?![^(]*\))/) ?? [])
+  // The indicators reload at most once per delay: a request keeps a reload already due sooner.
+  // Live bars ask for one each (many a second on a busy symbol); as a debounce they pushed it back
+  // with every bar, and the panes could stay seconds behind the candles while trades streamed in.
   let dataTimer: ReturnType<typeof setTimeout> | undefined
-  const redrawIndicators = (): void => {
-    clearTimeout(dataTimer)
+  let dueAt = Infinity
+  const redrawIndicators = (delayMs = 150): void => {
     layer.state.loading = true
+    const due = performance.now() + delayMs
+    if (dataTimer !== undefined && dueAt <= due) return
+    clearTimeout(dataTimer)
+    dueAt = due
     dataTimer = setTimeout(() => {
+      dataTimer = undefined
+      dueAt = Infinity
       if (state.first && state.last)
         void layer.load(state.symbol, state.interval, state.first, state.last).catch(showError)
       else layer.state.loading = false
-    }, 150)
+    }, delayMs)
   }
   const redrawCompare = compareToggle(chart, params.get('compare') === 'spark')
-  chart.onData = () => {
-    redrawIndicators()
+  chart.onData = (_first, _last, live) => {
+    redrawIndicators(live ? LIVE_INDICATOR_RELOAD_MS : 150)
     redrawCompare()
   }
   const renderToolbar = (): void => {

@@ -1,7 +1,7 @@
 // The dashboard on historical data, in real Chromium against `tickflow serve` and PostgreSQL: the
 // recorded Binance feed replayed into a fresh store (candles at 1s, 1m and 5m with no date input,
 // the stored count, scrolling back to the first trade, the view kept in the URL), and an empty store
-// (the empty state). Any console error, page error or failed request fails the test.
+// (the empty state, left by itself once trades are stored). Any console error, page error or failed request fails the test.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connectPostgres } from '../../src/store/db.ts'
@@ -98,7 +98,7 @@ test('a replayed Binance recording: candles at 1s, 1m and 5m, the stored count, 
   assert.deepEqual(errors, [])
 })
 
-test('an empty store: the page says what to run, and nothing fails', async (t) => {
+test('an empty store: the page says what to run, nothing fails, and it starts when trades arrive', async (t) => {
   const database = await createTestDatabase()
   t.after(() => database.drop())
   const db = connectPostgres(database.url)
@@ -114,5 +114,33 @@ test('an empty store: the page says what to run, and nothing fails', async (t) =
   assert.equal(await page.locator('#workspace').isVisible(), false)
   await page.waitForFunction(`document.querySelector('[data-metric="stored"]')?.textContent === '0'`)
   await screenshots(page, 'dashboard-empty')
+
+  // Trades stored while the page is open (a page opened before `tickflow up` stored its first
+  // trade): the page starts by itself, without a reload, and draws what was stored. Before, it
+  // stayed on the empty state for good.
+  const trades = binanceFeedTrades(feed.path)
+  const replay = await runCli(['replay', feed.path, '--speed', '0'], {
+    DATABASE_URL: database.url,
+    KAFKA_BROKERS: '',
+  })
+  assert.equal(replay.code, 0, replay.output)
+  await page.waitForFunction(
+    'window.__tickflow.ready && !window.__tickflow.empty && !window.__tickflow.loading',
+    undefined,
+    { timeout: 20_000 },
+  )
+  const started = await readState(page)
+  assert.equal(started.symbol, 'BTCUSDT')
+  assert.equal(started.interval, '1m')
+  assert.equal(
+    started.candles,
+    buckets(
+      trades.map((x) => x.ts),
+      60,
+    ),
+  )
+  assert.equal(await page.locator('#empty').isVisible(), false)
+  assert.ok(await page.locator('#workspace').isVisible())
+  assert.equal(await page.evaluate('document.body.classList.contains("no-data")'), false)
   assert.deepEqual(errors, [])
 })
