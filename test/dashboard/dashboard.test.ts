@@ -3,14 +3,13 @@
 // a screenshot is saved to test-results/dashboard.png.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { chromium } from 'playwright-core'
 import { root } from '../support/kafka.ts'
-import { startCli } from '../support/cli.ts'
+import { startUp } from '../support/dashboard.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 
@@ -26,19 +25,14 @@ test('the dashboard shows live candles, tickers and pipeline health', async (t) 
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian package chromium`)
   if (!existsSync(join(root, 'src/dashboard/dist/index.html')))
     execFileSync('npm', ['run', '--silent', 'build:dashboard'], { cwd: root, stdio: 'inherit' })
-  const dir = mkdtempSync(join(tmpdir(), 'tickflow-ui-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const up = startCli(
-    ['up', '--port', '0', '--rate', '300', '--duration', '120s', '--symbols', 'AAPL,MSFT,NVDA'],
-    { KAFKA_BROKERS: '', DATABASE_URL: '', LOG_LEVEL: 'info' },
-    dir,
-  )
-  t.after(() => void up.child.kill('SIGKILL'))
-  let address = ''
-  for (const deadline = Date.now() + 30_000; !address; await sleep(100)) {
-    address = /dashboard (http:\/\/[^/\s]+)/.exec(up.output())?.[1] ?? ''
-    assert.ok(Date.now() < deadline, `tickflow up did not start: ${up.output()}`)
-  }
+  const { up, address } = await startUp(t, [
+    '--rate',
+    '300',
+    '--duration',
+    '120s',
+    '--symbols',
+    'AAPL,MSFT,NVDA',
+  ])
   await sleep(2000) // a couple of seconds of trades, so the first page load has bars
 
   const browser = await chromium.launch({

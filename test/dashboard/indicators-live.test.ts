@@ -5,31 +5,15 @@
 // trail the candles by more than the reload period allows.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startCli } from '../support/cli.ts'
-import { openBrowser, readState } from '../support/dashboard.ts'
+import { openBrowser, readState, startUp } from '../support/dashboard.ts'
 
 interface Drawn {
   drawn: Record<string, { points: number }>
 }
 
 test('indicator panes follow live candles while trades stream in', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tickflow-ind-live-'))
-  t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const up = startCli(
-    ['up', '--port', '0', '--rate', '2000', '--duration', '40s', '--symbols', 'AAA,BBB'],
-    { KAFKA_BROKERS: '', DATABASE_URL: '', LOG_LEVEL: 'info' },
-    dir,
-  )
-  t.after(() => void up.child.kill('SIGKILL'))
-  let address = ''
-  for (const deadline = Date.now() + 30_000; !address; await sleep(100)) {
-    address = /dashboard (http:\/\/[^/\s]+)/.exec(up.output())?.[1] ?? ''
-    assert.ok(Date.now() < deadline, `tickflow up did not start: ${up.output()}`)
-  }
+  const { address } = await startUp(t, ['--rate', '2000', '--duration', '40s', '--symbols', 'AAA,BBB'])
   await sleep(2000)
   const { page, errors } = await openBrowser(t)
   let reloads = 0

@@ -3,19 +3,40 @@
 // request, and screenshots in test-results/ at desktop and phone widths.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestContext } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { root } from './kafka.ts'
-import { startCli } from './cli.ts'
+import { startCli, type CliProcess } from './cli.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
 
 export function buildDashboard(): void {
   if (!existsSync(join(root, 'src/dashboard/dist/index.html')))
     execFileSync('npm', ['run', '--silent', 'build:dashboard'], { cwd: root, stdio: 'inherit' })
+}
+
+/**
+ * `tickflow up` with the embedded defaults in a fresh directory (removed after the test), started
+ * with `args`; resolves once its dashboard listens. Killed after the test unless it exited.
+ */
+export async function startUp(t: TestContext, args: string[]): Promise<{ up: CliProcess; address: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-ui-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const up = startCli(
+    ['up', '--port', '0', ...args],
+    { KAFKA_BROKERS: '', DATABASE_URL: '', LOG_LEVEL: 'info' },
+    dir,
+  )
+  t.after(() => void up.child.kill('SIGKILL'))
+  for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
+    const address = /dashboard (http:\/\/[^/\s]+)/.exec(up.output())?.[1]
+    if (address) return { up, address }
+    assert.ok(Date.now() < deadline, `tickflow up did not start: ${up.output()}`)
+  }
 }
 
 /** `tickflow serve` on `url`; resolves to its address once it listens. */
