@@ -47,8 +47,10 @@ export class PriceChart {
   /** Called with the visible time range (seconds) when it changes. */
   onRange: (from: number, to: number) => void = () => {}
   onError: (err: unknown) => void = () => {}
-  /** Called when the bars held change (a page, a live bar), with the first and last bucket. */
-  /** The held bars changed: loaded (`live` false) or a bar from the stream (`live` true). */
+  /**
+   * Called when the bars held change, with the first and last bucket: `live` for a bar from the
+   * stream, false for a page loaded.
+   */
   onData: (first: string, last: string, live: boolean) => void = () => {}
 
   constructor(el: HTMLElement, legend: HTMLElement, state: ChartState) {

@@ -55,10 +55,6 @@ export class CopyText {
     return this.#buf.subarray(0, this.#pos)
   }
 
-  get length(): number {
-    return this.#pos
-  }
-
   #utf8(rest: string): void {
     const escaped = /[\\\t\n\r]/.test(rest)
       ? rest.replace(/[\\\t\n\r]/g, (c) =>
@@ -66,7 +62,7 @@ export class CopyText {
         )
       : rest
     this.#room(escaped.length * 3 + 1)
-    // UTF-8, as the whole text was encoded before (a lone surrogate becomes U+FFFD either way).
+    // A lone surrogate becomes U+FFFD, as in any UTF-8 encoding.
     this.#pos += this.#buf.write(escaped, this.#pos, 'utf8')
   }
 

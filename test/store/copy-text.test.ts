@@ -91,7 +91,6 @@ test('claim rows and fields written into a buffer that starts too small', () => 
       for (const [a, b] of pairs) out.field(a).field(b, true)
       const expected = Buffer.from(pairs.map(([a, b]) => row([a, b])).join(''), 'utf8')
       assert.deepEqual(out.bytes(), expected)
-      assert.equal(out.length, expected.length)
       assert.deepEqual(
         claimCopy(
           pairs.map((p) => p[0]),
