@@ -39,7 +39,13 @@ export function startPoller(
   const seen = new Map<string, number>()
   let running = false
   const tick = async (): Promise<void> => {
-    if (running || hub.size === 0) return
+    if (running) return
+    // Nobody listens: nothing to send, and the first client must not be sent everything stored
+    // since the server started (it reads that from the REST API), only what comes after it.
+    if (hub.size === 0) {
+      since = new Date().toISOString()
+      return
+    }
     running = true
     try {
       const from = new Date(Date.parse(since) - 2000).toISOString()

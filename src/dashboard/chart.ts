@@ -33,6 +33,13 @@ export interface ChartState {
   loading: boolean
 }
 
+/** Bars read for a view, with the cursors of the pages before and after them (null: none). */
+interface Loaded {
+  rows: Bar[]
+  older: string | null
+  newer: string | null
+}
+
 export class PriceChart {
   readonly chart: IChartApi
   readonly state: ChartState
@@ -44,6 +51,11 @@ export class PriceChart {
   #older: string | null = null
   #newer: string | null = null
   #generation = 0
+  /**
+   * Live bars of the series being opened, merged once its page is in: a bar stored after the page
+   * was read and streamed before it arrived would otherwise be replaced by the page, and lost.
+   */
+  #early: Bar[] | null = null
   /** Called with the visible time range (seconds) when it changes. */
   onRange: (from: number, to: number) => void = () => {}
   onError: (err: unknown) => void = () => {}
@@ -104,24 +116,22 @@ export class PriceChart {
   async open(symbol: string, interval: string, around?: number): Promise<void> {
     const gen = ++this.#generation
     Object.assign(this.state, { symbol, interval, loading: true })
-    let rows: Bar[]
-    if (around === undefined) {
-      const page = await getJson<Page<Bar>>(barsUrl(symbol, interval, { order: 'desc', limit: PAGE }))
-      rows = page.data.reverse()
-      this.#older = page.nextCursor
-      this.#newer = null
-    } else {
-      const at = new Date(around * 1000).toISOString()
-      const [before, after] = await Promise.all([
-        getJson<Page<Bar>>(barsUrl(symbol, interval, { order: 'desc', to: at, limit: PAGE })),
-        getJson<Page<Bar>>(barsUrl(symbol, interval, { from: at, limit: PAGE })),
-      ])
-      rows = [...before.data.reverse(), ...after.data]
-      this.#older = before.nextCursor
-      this.#newer = after.nextCursor
+    this.#early = []
+    let read: Loaded
+    try {
+      read = await this.#read(symbol, interval, around)
+    } catch (err) {
+      if (gen === this.#generation) this.#early = null
+      throw err
     }
     if (gen !== this.#generation) return
+    const { rows } = read
+    this.#older = read.older
+    this.#newer = read.newer
     this.#bars = new Map(rows.map((b) => [time(b.bucket), b]))
+    const early = this.#early ?? []
+    this.#early = null
+    for (const b of early) this.#keep(b)
     this.#redraw()
     this.state.loading = false
     const span = SECONDS[interval]! * 60
@@ -132,6 +142,24 @@ export class PriceChart {
         .setVisibleRange({ from: (around - span) as UTCTimestamp, to: (around + span) as UTCTimestamp })
     // The range is known once the chart has laid the new bars out.
     requestAnimationFrame(() => this.#emitRange())
+  }
+
+  /** The latest page, or the pages either side of `around`, with the cursors beyond them. */
+  async #read(symbol: string, interval: string, around?: number): Promise<Loaded> {
+    if (around === undefined) {
+      const page = await getJson<Page<Bar>>(barsUrl(symbol, interval, { order: 'desc', limit: PAGE }))
+      return { rows: page.data.reverse(), older: page.nextCursor, newer: null }
+    }
+    const at = new Date(around * 1000).toISOString()
+    const [before, after] = await Promise.all([
+      getJson<Page<Bar>>(barsUrl(symbol, interval, { order: 'desc', to: at, limit: PAGE })),
+      getJson<Page<Bar>>(barsUrl(symbol, interval, { from: at, limit: PAGE })),
+    ])
+    return {
+      rows: [...before.data.reverse(), ...after.data],
+      older: before.nextCursor,
+      newer: after.nextCursor,
+    }
   }
 
   #emitRange(): void {
@@ -152,12 +180,14 @@ export class PriceChart {
 
   /** A live bar from the stream: drawn when the chart is at the live edge of this series. */
   live(b: Bar): boolean {
-    if (b.symbol !== this.state.symbol || b.interval !== this.state.interval || this.#newer !== null)
-      return false
-    const t = time(b.bucket)
+    if (b.symbol !== this.state.symbol || b.interval !== this.state.interval) return false
+    if (this.#early) {
+      this.#early.push(b)
+      return true
+    }
     const last = this.#lastTime()
-    this.#bars.set(t, b)
-    if (t >= last) {
+    if (!this.#keep(b)) return false
+    if (time(b.bucket) >= last) {
       this.#candles.update(candle(b))
       this.#vwap.update(vwapPoint(b))
       this.#volume.update(volumeBar(b))
@@ -166,9 +196,49 @@ export class PriceChart {
     return true
   }
 
+  /**
+   * Reads the latest page again and merges it (after the stream was down: what was stored
+   * meanwhile). Bars older than the page are kept, unless the page does not reach them: then the
+   * chart holds the page alone, with no hole between them.
+   */
+  async refresh(): Promise<void> {
+    if (this.#early || this.#newer !== null) return
+    const gen = this.#generation
+    const { symbol, interval } = this.state
+    const page = await getJson<Page<Bar>>(barsUrl(symbol, interval, { order: 'desc', limit: PAGE }))
+    if (gen !== this.#generation || this.#early || this.#newer !== null) return
+    const oldest = page.data.at(-1)
+    if (page.nextCursor !== null && oldest && time(oldest.bucket) > this.#lastTime()) {
+      this.#bars = new Map()
+      this.#older = page.nextCursor
+    }
+    for (const b of page.data) this.#keep(b)
+    this.#redraw(true)
+  }
+
+  /**
+   * Holds a bar unless it is not at the live edge of what is loaded, or a copy with as many trades
+   * is held already: a bar only ever gains trades, so the one with more is the newer.
+   */
+  #keep(b: Bar): boolean {
+    if (this.#newer !== null) return false
+    const t = time(b.bucket)
+    const held = this.#bars.get(t)
+    if (held && Number(held.trades) >= Number(b.trades)) return false
+    if (!held && this.#older !== null && this.#bars.size > 0 && t < this.#firstTime()) return false
+    this.#bars.set(t, b)
+    return true
+  }
+
   /** The bars the chart holds, oldest first. */
   held(): Bar[] {
     return this.#sorted()
+  }
+
+  #firstTime(): number {
+    let first = Infinity
+    for (const t of this.#bars.keys()) if (t < first) first = t
+    return first
   }
 
   #lastTime(): number {

@@ -18,6 +18,8 @@ const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) 
 
 const state: ChartState & {
   updates: number
+  /** Times the stream opened again and the views were read again. */
+  resyncs: number
   empty: boolean
   ready: boolean
   error: string
@@ -37,6 +39,7 @@ const state: ChartState & {
   lastVolume: '',
   loading: false,
   updates: 0,
+  resyncs: 0,
   empty: false,
   ready: false,
   error: '',
@@ -83,29 +86,57 @@ async function open(chart: PriceChart, symbol: string, interval: string, around?
   saveUrl()
 }
 
-function connect(chart: PriceChart, tickers: Tickers, alerts: AlertsPanel, attempt = 0): void {
-  const ws = new WebSocket(
-    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream`,
-  )
-  ws.onopen = () => {
-    attempt = 0
-    $('status').textContent = 'live'
-    $('status').className = 'status live'
-  }
-  ws.onmessage = (ev: MessageEvent<string>) => {
-    const msg = JSON.parse(ev.data) as { type: string; data: Bar & { price: string; size: string } }
-    if (msg.type === 'trade') tickers.trade(msg.data.symbol, msg.data.price, msg.data.size)
-    else if (msg.type === 'bar' && chart.live(msg.data)) state.updates++
-    else if (msg.type === 'alert') alerts.fired(msg.data as unknown as Firing)
-  }
-  ws.onclose = () => {
-    $('status').textContent = 'reconnecting…'
-    $('status').className = 'status'
-    setTimeout(
-      () => connect(chart, tickers, alerts, attempt + 1),
-      backoffDelay({ initialMs: 500, maxMs: 10_000, jitter: 'none' }, attempt),
-    )
-  }
+/** Where the stream's messages go; the ticker table is set once it exists. */
+interface Stream {
+  chart: PriceChart
+  alerts: AlertsPanel
+  tickers?: Tickers
+}
+
+/** How long the first load waits for the stream to open before reading without it. */
+const STREAM_WAIT_MS = 3000
+
+/**
+ * Connects the stream and keeps it connected. The returned promise settles when it first opens: the
+ * views are read after that, so what is stored after they are read is streamed to them (before, a
+ * bar stored between the read and the connection was missing until it changed again). Each time it
+ * opens again, the views are read again for what was stored while it was down.
+ */
+function connect(stream: Stream): Promise<void> {
+  return new Promise((opened) => {
+    const open = (attempt: number, again: boolean): void => {
+      const ws = new WebSocket(
+        `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/stream`,
+      )
+      ws.onopen = () => {
+        attempt = 0
+        state.error = ''
+        $('status').textContent = 'live'
+        $('status').className = 'status live'
+        opened()
+        if (!again) return
+        state.resyncs++
+        void stream.chart.refresh().catch(showError)
+        void stream.alerts.load().catch(showError)
+        void stream.tickers?.refresh().catch(showError)
+      }
+      ws.onmessage = (ev: MessageEvent<string>) => {
+        const msg = JSON.parse(ev.data) as { type: string; data: Bar & { price: string; size: string } }
+        if (msg.type === 'trade') stream.tickers?.trade(msg.data.symbol, msg.data.price, msg.data.size)
+        else if (msg.type === 'bar' && stream.chart.live(msg.data)) state.updates++
+        else if (msg.type === 'alert') stream.alerts.fired(msg.data as unknown as Firing)
+      }
+      ws.onclose = () => {
+        $('status').textContent = 'reconnecting…'
+        $('status').className = 'status'
+        setTimeout(
+          () => open(attempt + 1, true),
+          backoffDelay({ initialMs: 500, maxMs: 10_000, jitter: 'none' }, attempt),
+        )
+      }
+    }
+    open(0, false)
+  })
 }
 
 function panels(): void {
@@ -184,6 +215,11 @@ async function start(): Promise<void> {
   const data = await storedSymbols()
   const chart = new PriceChart($('chart'), $('legend'), state)
   chart.onError = showError
+  const alerts = new AlertsPanel()
+  alerts.onError = showError
+  state.alerts = alerts.state
+  const stream: Stream = { chart, alerts }
+  await Promise.race([connect(stream), new Promise((r) => setTimeout(r, STREAM_WAIT_MS))])
   chart.onRange = (from, to) => {
     Object.assign(state, { visibleFrom: from, visibleTo: to })
     saveUrl(from, to)
@@ -266,13 +302,10 @@ async function start(): Promise<void> {
     await open(chart, symbol, '1m')
     if (state.candles === 0) await open(chart, symbol, '1d')
   }
+  stream.tickers = tickers
   await tickers.go(Math.floor(names.indexOf(symbol) / Tickers.PAGE))
   setInterval(() => tickers.render(), 1000)
-  const alerts = new AlertsPanel()
-  alerts.onError = showError
-  state.alerts = alerts.state
-  // connected first: a firing stored while the stored ones are read is streamed, not lost
-  connect(chart, tickers, alerts)
+  // the stream is open: a firing stored while the stored ones are read is streamed, not lost
   await alerts.load()
   state.ready = true
 }

@@ -85,6 +85,11 @@ export class Tickers {
     this.render()
   }
 
+  /** Reads the shown page's quotes again. */
+  refresh(): Promise<void> {
+    return this.go(this.#page)
+  }
+
   #visible() {
     return this.#symbols.slice(this.#page * Tickers.PAGE, (this.#page + 1) * Tickers.PAGE)
   }

@@ -46,3 +46,32 @@ test('the poller publishes newly stored trades and the bars they changed, each o
     .sort()
   assert.deepEqual(bars, ['1d:2', '1h:2', '1m:2', '1s:1', '1s:1', '5m:2'])
 })
+
+test('a first subscriber is sent what is stored after it came, not everything since the server started', async (t) => {
+  const database = await createTestDatabase()
+  t.after(() => database.drop())
+  const db = connectPostgres(database.url)
+  t.after(() => db.close())
+  await migrate(db)
+  const hub = new LiveHub()
+  const stop = startPoller(db, hub, 100)
+  t.after(stop)
+  const store = new TickStore(db)
+  await writeBatch(store, 'g', [
+    tradeItem(0, { symbol: 'BEFORE', ts: '2024-03-01T15:30:00.000000Z', price: '10', id: 'b0' }),
+  ])
+  // Past the poller's overlap (2 s): what was stored before the client is read from the REST API.
+  await sleep(3000)
+  const symbols: string[] = []
+  hub.subscribe(null, (events) => {
+    for (const e of events) symbols.push(e.symbol)
+  })
+  await writeBatch(store, 'g', [
+    tradeItem(1, { symbol: 'AFTER', ts: '2024-03-01T15:30:01.000000Z', price: '11', id: 'a0' }),
+  ])
+  for (const deadline = Date.now() + 30_000; symbols.length < 1 + 5; await sleep(50))
+    assert.ok(Date.now() < deadline, `only ${symbols.length} events`)
+  await sleep(500) // five more polls: nothing else arrives
+  assert.deepEqual([...new Set(symbols)], ['AFTER'])
+  assert.equal(symbols.length, 1 + 5)
+})

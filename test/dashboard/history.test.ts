@@ -124,21 +124,29 @@ test('an empty store: the page says what to run, nothing fails, and it starts wh
     KAFKA_BROKERS: '',
   })
   assert.equal(replay.code, 0, replay.output)
-  await page.waitForFunction(
-    'window.__tickflow.ready && !window.__tickflow.empty && !window.__tickflow.loading',
-    undefined,
-    { timeout: 20_000 },
+  // The page may find the symbol mid-replay: what is stored after its first read is streamed.
+  const minutes = buckets(
+    trades.map((x) => x.ts),
+    60,
   )
+  const res = await fetch(`${address}/api/v1/bars?symbol=BTCUSDT&interval=1m&order=desc&limit=1`)
+  const [last] = ((await res.json()) as { data: { bucket: string; close: string; volume: string }[] }).data
+  await page
+    .waitForFunction(
+      `window.__tickflow.ready && !window.__tickflow.empty && !window.__tickflow.loading && window.__tickflow.candles === ${minutes} && window.__tickflow.lastVolume === '${last!.volume}'`,
+      undefined,
+      { timeout: 20_000 },
+    )
+    .catch(() => {})
   const started = await readState(page)
   assert.equal(started.symbol, 'BTCUSDT')
   assert.equal(started.interval, '1m')
-  assert.equal(
-    started.candles,
-    buckets(
-      trades.map((x) => x.ts),
-      60,
-    ),
+  assert.equal(started.candles, minutes)
+  assert.deepEqual(
+    [started.last, started.lastClose, started.lastVolume],
+    [last!.bucket, last!.close, last!.volume],
   )
+  assert.equal(started.ready && !started.empty, true)
   assert.equal(await page.locator('#empty').isVisible(), false)
   assert.ok(await page.locator('#workspace').isVisible())
   assert.equal(await page.evaluate('document.body.classList.contains("no-data")'), false)

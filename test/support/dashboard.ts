@@ -116,8 +116,13 @@ export interface DashState {
   candles: number
   first: string
   last: string
+  lastClose: string
+  lastVolume: string
   reachedStart: boolean
   loading: boolean
+  /** Live bars drawn, and times the stream opened again and the views were read again. */
+  updates: number
+  resyncs: number
   ready: boolean
   empty: boolean
   error: string

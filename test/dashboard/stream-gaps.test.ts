@@ -1,0 +1,143 @@
+// The dashboard's chart against `tickflow serve` while a recorded day is replayed into the store in
+// three parts: bars stored while the page reads its first page (streamed to another client before
+// this page connected) and bars stored while the server was down (the page reconnecting to a
+// restarted server) are on the chart afterwards, exactly as the REST API has them. Before, both
+// were missing until the bar changed again, which on a finished replay is never.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import type { Page } from 'playwright-core'
+import WebSocket from 'ws'
+import { runCli, startCli, type CliProcess } from '../support/cli.ts'
+import { binanceFeedTrades, dataFile } from '../support/data.ts'
+import { createTestDatabase } from '../support/postgres.ts'
+import { openBrowser, readState } from '../support/dashboard.ts'
+import type { Bar } from '../../src/store/bars.ts'
+
+const feed = dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz')
+
+/** The feed cut into parts at the given trade times (ms): other frames go with the trade after them. */
+function splitFeed(dir: string, cuts: number[]): string[] {
+  const parts: string[][] = cuts.map(() => []).concat([[]])
+  let part = 0
+  for (const line of gunzipSync(readFileSync(feed.path)).toString('utf8').split('\n')) {
+    if (line === '') continue
+    const at = /"e":"trade".*?"T":(\d+)/.exec(line)
+    if (at) while (part < cuts.length && Number(at[1]) >= cuts[part]!) part++
+    parts[part]!.push(line)
+  }
+  return parts.map((lines, i) => {
+    const path = join(dir, `part${i}.gz`)
+    writeFileSync(path, gzipSync(`${lines.join('\n')}\n`))
+    return path
+  })
+}
+
+async function replay(path: string, url: string): Promise<void> {
+  const r = await runCli(['replay', path, '--speed', '0'], { DATABASE_URL: url, KAFKA_BROKERS: '' })
+  assert.equal(r.code, 0, r.output)
+}
+
+async function startServe(url: string, port = 0): Promise<{ p: CliProcess; address: string }> {
+  const p = startCli(['serve', '--port', String(port)], {
+    DATABASE_URL: url,
+    KAFKA_BROKERS: '',
+    LOG_LEVEL: 'info',
+  })
+  for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
+    const address = /dashboard (http:\/\/[^/\s]+)/.exec(p.output())?.[1]
+    if (address) return { p, address }
+    assert.ok(Date.now() < deadline, `tickflow serve did not start: ${p.output()}`)
+  }
+}
+
+/** The latest stored minute bar, from the REST API. */
+async function latestBar(address: string): Promise<Bar> {
+  const res = await fetch(`${address}/api/v1/bars?symbol=BTCUSDT&interval=1m&order=desc&limit=1`)
+  return ((await res.json()) as { data: Bar[] }).data[0]!
+}
+
+/** Waits for the chart to hold `candles` minute bars ending in `last`, then returns its state. */
+async function chartReaches(page: Page, candles: number, last: Bar) {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(100)) {
+    const s = await readState(page)
+    if (s.candles === candles && s.lastVolume === last.volume) break
+  }
+  return readState(page)
+}
+
+const minutes = (ts: string[]): number => new Set(ts.map((t) => Math.floor(Date.parse(t) / 60_000))).size
+
+test('bars stored while the page loads and while the server is down reach the chart', async (t) => {
+  const trades = binanceFeedTrades(feed.path)
+  const times = trades.map((x) => Date.parse(x.ts)).sort((a, b) => a - b)
+  // Cut mid-minute, so the last bar of each part is completed by the next one.
+  const cuts = [0.5, 0.8].map((f) => times[Math.floor(times.length * f)]!)
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-gaps-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const [first, second, third] = splitFeed(dir, cuts)
+  const upTo = (cut: number): string[] => trades.filter((x) => Date.parse(x.ts) < cut).map((x) => x.ts)
+  const database = await createTestDatabase()
+  t.after(() => database.drop())
+  await replay(first!, database.url)
+
+  let server = await startServe(database.url)
+  t.after(() => void server.p.child.kill('SIGKILL'))
+  const { address } = server
+  // Another client (a second tab) keeps the server's live tail moving before this page connects.
+  const other = new WebSocket(`${address.replace('http', 'ws')}/api/v1/stream`)
+  t.after(() => other.terminate())
+  const streamed: Bar[] = []
+  other.on('message', (m: Buffer) => {
+    const msg = JSON.parse(m.toString()) as { type: string; data: Bar }
+    if (msg.type === 'bar' && msg.data.interval === '1m') streamed.push(msg.data)
+  })
+  await new Promise((r) => other.once('open', r))
+
+  const { page, errors } = await openBrowser(t)
+  // The page's first read of bars is answered with what was stored before the second part; the
+  // second part is stored, and streamed to the other client, before the answer arrives.
+  let held = false
+  await page.route('**/api/v1/bars?*', async (route) => {
+    if (held) return route.continue()
+    held = true
+    const response = await route.fetch()
+    await replay(second!, database.url)
+    const last = await latestBar(address)
+    for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
+      if (streamed.some((b) => b.bucket === last.bucket && b.trades === last.trades)) break
+      assert.ok(Date.now() < deadline, 'the second part was not streamed to the other client')
+    }
+    await route.fulfill({ response })
+  })
+  await page.goto(address)
+  await page.waitForFunction('window.__tickflow.ready && !window.__tickflow.loading', undefined, {
+    timeout: 30_000,
+  })
+  assert.ok(held, 'the page read no bars')
+  let last = await latestBar(address)
+  let s = await chartReaches(page, minutes(upTo(cuts[1]!)), last)
+  assert.equal(s.candles, minutes(upTo(cuts[1]!)), 'candles after the second part')
+  assert.equal(s.last, last.bucket)
+  assert.equal(s.lastClose, last.close)
+  assert.equal(s.lastVolume, last.volume)
+  assert.deepEqual(errors, [])
+
+  // The server goes away; the third part is stored while it is down; a new server comes up on
+  // the same address and the page, reconnecting, reads what it missed.
+  server.p.child.kill('SIGKILL')
+  await server.p.exited
+  await replay(third!, database.url)
+  server = await startServe(database.url, Number(new URL(address).port))
+  last = await latestBar(address)
+  s = await chartReaches(page, minutes(trades.map((x) => x.ts)), last)
+  assert.ok(s.resyncs >= 1, `the page did not reconnect: ${JSON.stringify(s)}`)
+  assert.equal(s.candles, minutes(trades.map((x) => x.ts)), 'candles after the third part')
+  assert.equal(s.last, last.bucket)
+  assert.equal(s.lastClose, last.close)
+  assert.equal(s.lastVolume, last.volume)
+})
