@@ -136,10 +136,16 @@ export class PriceChart {
     this.state.loading = false
     const span = SECONDS[interval]! * 60
     if (around === undefined) this.chart.timeScale().scrollToRealTime()
-    else if (rows.length > 0)
+    else if (rows.length > 0) {
+      // Centred on the bar nearest the time asked for: a day whose trades begin in the evening is
+      // shown from its first bar, not as an empty stretch around noon squeezed to two bars.
+      let at: number = time(rows[0]!.bucket)
+      for (const b of rows) if (Math.abs(time(b.bucket) - around) < Math.abs(at - around)) at = time(b.bucket)
+      if (Math.abs(at - around) <= span) at = around
       this.chart
         .timeScale()
-        .setVisibleRange({ from: (around - span) as UTCTimestamp, to: (around + span) as UTCTimestamp })
+        .setVisibleRange({ from: (at - span) as UTCTimestamp, to: (at + span) as UTCTimestamp })
+    }
     // The range is known once the chart has laid the new bars out.
     requestAnimationFrame(() => this.#emitRange())
   }
@@ -217,14 +223,14 @@ export class PriceChart {
   }
 
   /**
-   * Holds a bar unless it is not at the live edge of what is loaded, or a copy with as many trades
-   * is held already: a bar only ever gains trades, so the one with more is the newer.
+   * Holds a bar unless it is not at the live edge of what is loaded, or the copy held has more
+   * trades: a bar only ever gains trades, so that copy is the newer.
    */
   #keep(b: Bar): boolean {
     if (this.#newer !== null) return false
     const t = time(b.bucket)
     const held = this.#bars.get(t)
-    if (held && Number(held.trades) >= Number(b.trades)) return false
+    if (held && Number(held.trades) > Number(b.trades)) return false
     if (!held && this.#older !== null && this.#bars.size > 0 && t < this.#firstTime()) return false
     this.#bars.set(t, b)
     return true
@@ -287,6 +293,8 @@ export class PriceChart {
     if (!cursor) return
     this.state.loading = true
     const { symbol, interval } = this.state
+    // The newest page reaches the live edge: bars streamed while it loads are merged into it.
+    if (which === 'newer') this.#early = []
     try {
       const order = which === 'older' ? 'desc' : 'asc'
       const page = await getJson<Page<Bar>>(barsUrl(symbol, interval, { order, limit: PAGE, cursor }))
@@ -295,6 +303,7 @@ export class PriceChart {
       else this.#newer = page.nextCursor
       const range = this.chart.timeScale().getVisibleLogicalRange()
       for (const b of page.data) this.#bars.set(time(b.bucket), b)
+      for (const b of this.#early ?? []) this.#keep(b)
       this.#redraw()
       // Prepended bars shift every logical index: keep the same bars on screen.
       if (which === 'older' && range)
@@ -302,7 +311,10 @@ export class PriceChart {
           .timeScale()
           .setVisibleLogicalRange({ from: range.from + page.data.length, to: range.to + page.data.length })
     } finally {
-      this.state.loading = false
+      if (gen === this.#generation) {
+        if (which === 'newer') this.#early = null
+        this.state.loading = false
+      }
     }
   }
 

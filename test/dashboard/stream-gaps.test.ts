@@ -15,7 +15,7 @@ import WebSocket from 'ws'
 import { runCli, startCli, type CliProcess } from '../support/cli.ts'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { createTestDatabase } from '../support/postgres.ts'
-import { openBrowser, readState } from '../support/dashboard.ts'
+import { dragChart, openBrowser, readState } from '../support/dashboard.ts'
 import type { Bar } from '../../src/store/bars.ts'
 
 const feed = dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz')
@@ -140,4 +140,96 @@ test('bars stored while the page loads and while the server is down reach the ch
   assert.equal(s.last, last.bucket)
   assert.equal(s.lastClose, last.close)
   assert.equal(s.lastVolume, last.volume)
+})
+
+/** `n` one-second trades of GAPS from `start` (ms) as a CSV; returns its path. */
+function secondsCsv(dir: string, name: string, start: number, n: number, first: number): string {
+  const lines = ['symbol,ts,price,size,id']
+  for (let i = 0; i < n; i++) {
+    const ts = new Date(start + i * 1000).toISOString()
+    lines.push(
+      `GAPS,${ts},${(100 + ((first + i) % 7) / 10).toFixed(2)},${1 + ((first + i) % 5)},g${first + i}`,
+    )
+  }
+  const path = join(dir, name)
+  writeFileSync(path, `${lines.join('\n')}\n`)
+  return path
+}
+
+test("scrolled forward from a link to the newest page, the chart keeps the bars stored while it loaded; a date jump shows the day's first bars", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-gaps-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const start = Date.UTC(2024, 7, 8, 23, 50)
+  // 500 one-second bars, then 30 more stored while the page reads its last page of them.
+  const database = await createTestDatabase()
+  t.after(() => database.drop())
+  await replay(secondsCsv(dir, 'a.csv', start, 500, 0), database.url)
+  const server = await startServe(database.url)
+  t.after(() => void server.p.child.kill('SIGKILL'))
+  const { address } = server
+  const other = new WebSocket(`${address.replace('http', 'ws')}/api/v1/stream?symbols=GAPS`)
+  t.after(() => other.terminate())
+  const streamed: Bar[] = []
+  other.on('message', (m: Buffer) => {
+    const msg = JSON.parse(m.toString()) as { type: string; data: Bar }
+    if (msg.type === 'bar' && msg.data.interval === '1s') streamed.push(msg.data)
+  })
+  await new Promise((r) => other.once('open', r))
+
+  const { page, errors } = await openBrowser(t)
+  // A link to the first minute: the chart holds the bars either side of it, with newer pages to load.
+  const iso = (ms: number): string => new Date(ms).toISOString().replace('.000', '')
+  await page.goto(`${address}/?symbol=GAPS&interval=1s&from=${iso(start)}&to=${iso(start + 60_000)}`)
+  await page.waitForFunction('window.__tickflow.ready && !window.__tickflow.loading', undefined, {
+    timeout: 30_000,
+  })
+  assert.equal((await readState(page)).last, iso(start + 229_000))
+  let stored = false
+  await page.route('**/api/v1/bars?*cursor=*', async (route) => {
+    const response = await route.fetch()
+    const page = (await response.json()) as { nextCursor: string | null }
+    if (page.nextCursor === null && !stored) {
+      stored = true
+      await replay(secondsCsv(dir, 'b.csv', start + 500_000, 30, 500), database.url)
+      const lastBucket = iso(start + 529_000)
+      for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
+        if (streamed.some((b) => b.bucket === lastBucket)) break
+        assert.ok(Date.now() < deadline, 'the new bars were not streamed to the other client')
+      }
+    }
+    await route.fulfill({ response })
+  })
+  const want = iso(start + 529_000)
+  for (let i = 0; i < 40 && (await readState(page)).last !== want; i++) {
+    await dragChart(page, -600)
+    await sleep(200)
+  }
+  const s = await readState(page)
+  assert.ok(stored, `the newest page was never read: ${JSON.stringify(s)}`)
+  assert.equal(s.last, want)
+  assert.equal(s.candles, 530)
+  assert.equal(s.reachedStart, true)
+  const latest = await fetch(`${address}/api/v1/bars?symbol=GAPS&interval=1s&order=desc&limit=1`)
+  const [bar] = ((await latest.json()) as { data: Bar[] }).data
+  assert.deepEqual([s.last, s.lastClose, s.lastVolume], [bar!.bucket, bar!.close, bar!.volume])
+
+  // The date box on the day: its trades begin at 23:50, so the chart shows its first minute
+  // bars (a minute either side of the first), not the empty stretch around noon (two bars wide).
+  await page.fill('#jump-date', '2024-08-08')
+  await page.click('#jump button')
+  const first = start / 1000
+  await page
+    .waitForFunction(
+      `!window.__tickflow.loading && window.__tickflow.visibleTo - window.__tickflow.visibleFrom >= 55 && window.__tickflow.visibleFrom <= ${first + 5}`,
+      undefined,
+      { timeout: 10_000 },
+    )
+    .catch(() => {})
+  const jumped = await readState(page)
+  assert.ok(
+    jumped.visibleFrom <= first + 5 && jumped.visibleTo >= first + 55,
+    `after the jump the chart shows ${jumped.visibleFrom}..${jumped.visibleTo}; the day's first bar is ${first}`,
+  )
+  assert.equal(jumped.first, iso(start))
+  assert.deepEqual(errors, [])
 })
