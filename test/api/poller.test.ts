@@ -1,24 +1,31 @@
 // The live tail of `tickflow serve`: ticks and bars committed by a processor reach the hub's
 // subscribers through the poller, each once, with the bars looked up from the new ticks.
 import { writeBatch } from '../../src/processor/plan.ts'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LiveHub } from '../../src/api/live.ts'
 import { startPoller } from '../../src/api/poller.ts'
-import { connectPostgres } from '../../src/store/db.ts'
+import { connectPostgres, type Db } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import { TickStore } from '../../src/store/ticks.ts'
 import { createTestDatabase } from '../support/postgres.ts'
 import { tradeItem } from '../support/trades.ts'
 
-test('the poller publishes newly stored trades and the bars they changed, each once', async (t) => {
+/** A migrated database and a hub it is polled into every 100 ms. */
+async function polled(t: TestContext): Promise<{ db: Db; hub: LiveHub }> {
   const database = await createTestDatabase()
   t.after(() => database.drop())
   const db = connectPostgres(database.url)
   t.after(() => db.close())
   await migrate(db)
   const hub = new LiveHub()
+  t.after(startPoller(db, hub, 100))
+  return { db, hub }
+}
+
+test('the poller publishes newly stored trades and the bars they changed, each once', async (t) => {
+  const { db, hub } = await polled(t)
   const got: {
     type: string
     data: { symbol: string; interval?: string; trades?: string; price?: string }
@@ -26,8 +33,6 @@ test('the poller publishes newly stored trades and the bars they changed, each o
   hub.subscribe(null, (events) => {
     for (const e of events) got.push(JSON.parse(e.bytes.toString()) as (typeof got)[number])
   })
-  const stop = startPoller(db, hub, 100)
-  t.after(stop)
   // Event times are history on purpose: the poller follows when rows were stored.
   await writeBatch(new TickStore(db), 'g', [
     tradeItem(0, { symbol: 'LIVE', ts: '2024-03-01T15:30:00.000000Z', price: '10', id: 'l0' }),
@@ -48,14 +53,7 @@ test('the poller publishes newly stored trades and the bars they changed, each o
 })
 
 test('a first subscriber is sent what is stored after it came, not everything since the server started', async (t) => {
-  const database = await createTestDatabase()
-  t.after(() => database.drop())
-  const db = connectPostgres(database.url)
-  t.after(() => db.close())
-  await migrate(db)
-  const hub = new LiveHub()
-  const stop = startPoller(db, hub, 100)
-  t.after(stop)
+  const { db, hub } = await polled(t)
   const store = new TickStore(db)
   await writeBatch(store, 'g', [
     tradeItem(0, { symbol: 'BEFORE', ts: '2024-03-01T15:30:00.000000Z', price: '10', id: 'b0' }),

@@ -3,7 +3,7 @@
 // this page connected) and bars stored while the server was down (the page reconnecting to a
 // restarted server) are on the chart afterwards, exactly as the REST API has them. Before, both
 // were missing until the bar changed again, which on a finished replay is never.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -55,6 +55,19 @@ async function startServe(url: string, port = 0): Promise<{ p: CliProcess; addre
   }
 }
 
+/** A stream client besides the page; resolves, once it is connected, to the bars it is sent. */
+async function otherClient(t: TestContext, address: string, interval: string): Promise<Bar[]> {
+  const other = new WebSocket(`${address.replace('http', 'ws')}/api/v1/stream`)
+  t.after(() => other.terminate())
+  const streamed: Bar[] = []
+  other.on('message', (m: Buffer) => {
+    const msg = JSON.parse(m.toString()) as { type: string; data: Bar }
+    if (msg.type === 'bar' && msg.data.interval === interval) streamed.push(msg.data)
+  })
+  await new Promise((r) => other.once('open', r))
+  return streamed
+}
+
 /** The latest stored minute bar, from the REST API. */
 async function latestBar(address: string): Promise<Bar> {
   const res = await fetch(`${address}/api/v1/bars?symbol=BTCUSDT&interval=1m&order=desc&limit=1`)
@@ -89,14 +102,7 @@ test('bars stored while the page loads and while the server is down reach the ch
   t.after(() => void server.p.child.kill('SIGKILL'))
   const { address } = server
   // Another client (a second tab) keeps the server's live tail moving before this page connects.
-  const other = new WebSocket(`${address.replace('http', 'ws')}/api/v1/stream`)
-  t.after(() => other.terminate())
-  const streamed: Bar[] = []
-  other.on('message', (m: Buffer) => {
-    const msg = JSON.parse(m.toString()) as { type: string; data: Bar }
-    if (msg.type === 'bar' && msg.data.interval === '1m') streamed.push(msg.data)
-  })
-  await new Promise((r) => other.once('open', r))
+  const streamed = await otherClient(t, address, '1m')
 
   const { page, errors } = await openBrowser(t)
   // The page's first read of bars is answered with what was stored before the second part; the
@@ -167,14 +173,7 @@ test("scrolled forward from a link to the newest page, the chart keeps the bars 
   const server = await startServe(database.url)
   t.after(() => void server.p.child.kill('SIGKILL'))
   const { address } = server
-  const other = new WebSocket(`${address.replace('http', 'ws')}/api/v1/stream?symbols=GAPS`)
-  t.after(() => other.terminate())
-  const streamed: Bar[] = []
-  other.on('message', (m: Buffer) => {
-    const msg = JSON.parse(m.toString()) as { type: string; data: Bar }
-    if (msg.type === 'bar' && msg.data.interval === '1s') streamed.push(msg.data)
-  })
-  await new Promise((r) => other.once('open', r))
+  const streamed = await otherClient(t, address, '1s')
 
   const { page, errors } = await openBrowser(t)
   // A link to the first minute: the chart holds the bars either side of it, with newer pages to load.
