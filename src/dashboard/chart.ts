@@ -129,9 +129,7 @@ export class PriceChart {
     this.#older = read.older
     this.#newer = read.newer
     this.#bars = new Map(rows.map((b) => [time(b.bucket), b]))
-    const early = this.#early ?? []
-    this.#early = null
-    for (const b of early) this.#keep(b)
+    this.#mergeEarly()
     this.#redraw()
     this.state.loading = false
     const span = SECONDS[interval]! * 60
@@ -211,14 +209,13 @@ export class PriceChart {
     if (this.#early || this.#newer !== null) return
     const gen = this.#generation
     const { symbol, interval } = this.state
-    const page = await getJson<Page<Bar>>(barsUrl(symbol, interval, { order: 'desc', limit: PAGE }))
+    const { rows, older } = await this.#read(symbol, interval)
     if (gen !== this.#generation || this.#early || this.#newer !== null) return
-    const oldest = page.data.at(-1)
-    if (page.nextCursor !== null && oldest && time(oldest.bucket) > this.#lastTime()) {
+    if (older !== null && rows.length > 0 && time(rows[0]!.bucket) > this.#lastTime()) {
       this.#bars = new Map()
-      this.#older = page.nextCursor
+      this.#older = older
     }
-    for (const b of page.data) this.#keep(b)
+    for (const b of rows) this.#keep(b)
     this.#redraw(true)
   }
 
@@ -239,6 +236,13 @@ export class PriceChart {
   /** The bars the chart holds, oldest first. */
   held(): Bar[] {
     return this.#sorted()
+  }
+
+  /** Merges the live bars kept while a page loaded, and stops keeping them. */
+  #mergeEarly(): void {
+    const early = this.#early ?? []
+    this.#early = null
+    for (const b of early) this.#keep(b)
   }
 
   #firstTime(): number {
@@ -303,7 +307,7 @@ export class PriceChart {
       else this.#newer = page.nextCursor
       const range = this.chart.timeScale().getVisibleLogicalRange()
       for (const b of page.data) this.#bars.set(time(b.bucket), b)
-      for (const b of this.#early ?? []) this.#keep(b)
+      if (which === 'newer') this.#mergeEarly()
       this.#redraw()
       // Prepended bars shift every logical index: keep the same bars on screen.
       if (which === 'older' && range)

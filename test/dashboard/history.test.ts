@@ -9,14 +9,18 @@ import { migrate } from '../../src/store/migrate.ts'
 import { runCli } from '../support/cli.ts'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { createTestDatabase } from '../support/postgres.ts'
-import { dragChart, openBrowser, readState, screenshots, serve } from '../support/dashboard.ts'
+import {
+  buckets,
+  dragChart,
+  latestBar,
+  openBrowser,
+  readState,
+  screenshots,
+  serve,
+} from '../support/dashboard.ts'
 
 const feed = dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz')
 const PAGE = 200 // bars per request of the dashboard (src/dashboard/chart.ts)
-
-function buckets(ts: string[], seconds: number): number {
-  return new Set(ts.map((t) => Math.floor(Date.parse(t) / 1000 / seconds))).size
-}
 
 test('a replayed Binance recording: candles at 1s, 1m and 5m, the stored count, back to the first trade', async (t) => {
   const trades = binanceFeedTrades(feed.path)
@@ -129,11 +133,10 @@ test('an empty store: the page says what to run, nothing fails, and it starts wh
     trades.map((x) => x.ts),
     60,
   )
-  const res = await fetch(`${address}/api/v1/bars?symbol=BTCUSDT&interval=1m&order=desc&limit=1`)
-  const [last] = ((await res.json()) as { data: { bucket: string; close: string; volume: string }[] }).data
+  const last = await latestBar(address, 'BTCUSDT', '1m')
   await page
     .waitForFunction(
-      `window.__tickflow.ready && !window.__tickflow.empty && !window.__tickflow.loading && window.__tickflow.candles === ${minutes} && window.__tickflow.lastVolume === '${last!.volume}'`,
+      `window.__tickflow.ready && !window.__tickflow.empty && !window.__tickflow.loading && window.__tickflow.candles === ${minutes} && window.__tickflow.lastVolume === '${last.volume}'`,
       undefined,
       { timeout: 20_000 },
     )
@@ -144,7 +147,7 @@ test('an empty store: the page says what to run, nothing fails, and it starts wh
   assert.equal(started.candles, minutes)
   assert.deepEqual(
     [started.last, started.lastClose, started.lastVolume],
-    [last!.bucket, last!.close, last!.volume],
+    [last.bucket, last.close, last.volume],
   )
   assert.equal(started.ready && !started.empty, true)
   assert.equal(await page.locator('#empty').isVisible(), false)

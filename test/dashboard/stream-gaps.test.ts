@@ -12,10 +12,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import type { Page } from 'playwright-core'
 import WebSocket from 'ws'
-import { runCli, startCli, type CliProcess } from '../support/cli.ts'
+import { runCli } from '../support/cli.ts'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { createTestDatabase } from '../support/postgres.ts'
-import { dragChart, openBrowser, readState } from '../support/dashboard.ts'
+import { buckets, dragChart, latestBar, openBrowser, readState, startServe } from '../support/dashboard.ts'
 import type { Bar } from '../../src/store/bars.ts'
 
 const feed = dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz')
@@ -42,19 +42,6 @@ async function replay(path: string, url: string): Promise<void> {
   assert.equal(r.code, 0, r.output)
 }
 
-async function startServe(url: string, port = 0): Promise<{ p: CliProcess; address: string }> {
-  const p = startCli(['serve', '--port', String(port)], {
-    DATABASE_URL: url,
-    KAFKA_BROKERS: '',
-    LOG_LEVEL: 'info',
-  })
-  for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
-    const address = /dashboard (http:\/\/[^/\s]+)/.exec(p.output())?.[1]
-    if (address) return { p, address }
-    assert.ok(Date.now() < deadline, `tickflow serve did not start: ${p.output()}`)
-  }
-}
-
 /** A stream client besides the page; resolves, once it is connected, to the bars it is sent. */
 async function otherClient(t: TestContext, address: string, interval: string): Promise<Bar[]> {
   const other = new WebSocket(`${address.replace('http', 'ws')}/api/v1/stream`)
@@ -68,12 +55,6 @@ async function otherClient(t: TestContext, address: string, interval: string): P
   return streamed
 }
 
-/** The latest stored minute bar, from the REST API. */
-async function latestBar(address: string): Promise<Bar> {
-  const res = await fetch(`${address}/api/v1/bars?symbol=BTCUSDT&interval=1m&order=desc&limit=1`)
-  return ((await res.json()) as { data: Bar[] }).data[0]!
-}
-
 /** Waits for the chart to hold `candles` minute bars ending in `last`, then returns its state. */
 async function chartReaches(page: Page, candles: number, last: Bar) {
   for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(100)) {
@@ -83,7 +64,7 @@ async function chartReaches(page: Page, candles: number, last: Bar) {
   return readState(page)
 }
 
-const minutes = (ts: string[]): number => new Set(ts.map((t) => Math.floor(Date.parse(t) / 60_000))).size
+const minutes = (ts: string[]): number => buckets(ts, 60)
 
 test('bars stored while the page loads and while the server is down reach the chart', async (t) => {
   const trades = binanceFeedTrades(feed.path)
@@ -113,7 +94,7 @@ test('bars stored while the page loads and while the server is down reach the ch
     held = true
     const response = await route.fetch()
     await replay(second!, database.url)
-    const last = await latestBar(address)
+    const last = await latestBar(address, 'BTCUSDT', '1m')
     for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
       if (streamed.some((b) => b.bucket === last.bucket && b.trades === last.trades)) break
       assert.ok(Date.now() < deadline, 'the second part was not streamed to the other client')
@@ -125,7 +106,7 @@ test('bars stored while the page loads and while the server is down reach the ch
     timeout: 30_000,
   })
   assert.ok(held, 'the page read no bars')
-  let last = await latestBar(address)
+  let last = await latestBar(address, 'BTCUSDT', '1m')
   let s = await chartReaches(page, minutes(upTo(cuts[1]!)), last)
   assert.equal(s.candles, minutes(upTo(cuts[1]!)), 'candles after the second part')
   assert.equal(s.last, last.bucket)
@@ -139,7 +120,7 @@ test('bars stored while the page loads and while the server is down reach the ch
   await server.p.exited
   await replay(third!, database.url)
   server = await startServe(database.url, Number(new URL(address).port))
-  last = await latestBar(address)
+  last = await latestBar(address, 'BTCUSDT', '1m')
   s = await chartReaches(page, minutes(trades.map((x) => x.ts)), last)
   assert.ok(s.resyncs >= 1, `the page did not reconnect: ${JSON.stringify(s)}`)
   assert.equal(s.candles, minutes(trades.map((x) => x.ts)), 'candles after the third part')
@@ -208,9 +189,8 @@ test("scrolled forward from a link to the newest page, the chart keeps the bars 
   assert.equal(s.last, want)
   assert.equal(s.candles, 530)
   assert.equal(s.reachedStart, true)
-  const latest = await fetch(`${address}/api/v1/bars?symbol=GAPS&interval=1s&order=desc&limit=1`)
-  const [bar] = ((await latest.json()) as { data: Bar[] }).data
-  assert.deepEqual([s.last, s.lastClose, s.lastVolume], [bar!.bucket, bar!.close, bar!.volume])
+  const bar = await latestBar(address, 'GAPS', '1s')
+  assert.deepEqual([s.last, s.lastClose, s.lastVolume], [bar.bucket, bar.close, bar.volume])
 
   // The date box on the day: its trades begin at 23:50, so the chart shows its first minute
   // bars (a minute either side of the first), not the empty stretch around noon (two bars wide).

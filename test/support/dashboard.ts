@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { TestContext } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { root } from './kafka.ts'
+import type { Bar } from '../../src/store/bars.ts'
 import { startCli, type CliProcess } from './cli.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
@@ -41,13 +42,34 @@ export async function startUp(t: TestContext, args: string[]): Promise<{ up: Cli
 
 /** `tickflow serve` on `url`; resolves to its address once it listens. */
 export async function serve(t: TestContext, url: string): Promise<string> {
-  const p = startCli(['serve', '--port', '0'], { DATABASE_URL: url, KAFKA_BROKERS: '', LOG_LEVEL: 'info' })
+  const { p, address } = await startServe(url)
   t.after(() => void p.child.kill('SIGKILL'))
+  return address
+}
+
+/** `tickflow serve` on `url` and `port` (0: any); resolves once it listens. The caller stops it. */
+export async function startServe(url: string, port = 0): Promise<{ p: CliProcess; address: string }> {
+  const p = startCli(['serve', '--port', String(port)], {
+    DATABASE_URL: url,
+    KAFKA_BROKERS: '',
+    LOG_LEVEL: 'info',
+  })
   for (const deadline = Date.now() + 30_000; ; await sleep(100)) {
     const address = /dashboard (http:\/\/[^/\s]+)/.exec(p.output())?.[1]
-    if (address) return address
+    if (address) return { p, address }
     assert.ok(Date.now() < deadline, `tickflow serve did not start: ${p.output()}`)
   }
+}
+
+/** The latest stored bar of a symbol and interval, from the REST API. */
+export async function latestBar(address: string, symbol: string, interval: string): Promise<Bar> {
+  const res = await fetch(`${address}/api/v1/bars?symbol=${symbol}&interval=${interval}&order=desc&limit=1`)
+  return ((await res.json()) as { data: Bar[] }).data[0]!
+}
+
+/** How many distinct buckets of `seconds` the ISO times fall in. */
+export function buckets(ts: string[], seconds: number): number {
+  return new Set(ts.map((t) => Math.floor(Date.parse(t) / 1000 / seconds))).size
 }
 
 export interface Session {
