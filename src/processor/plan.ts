@@ -115,6 +115,7 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
   return {
     plan,
     firstOffsets,
+    claim: { sources: claim.sources, tradeIds: claim.tradeIds },
     claimRows: claimCopy(claim.sources, claim.tradeIds),
     tickRows: ticksToCopy(ticks),
   }

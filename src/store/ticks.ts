@@ -51,7 +51,9 @@ export interface PreparedWrite {
   plan: WritePlan
   /** The smallest offset of the batch per `${topic}\0${partition}`: each must not be stored yet. */
   firstOffsets: Map<string, bigint>
-  /** The trade ids to claim, as COPY_TRADE_IDS rows (source, trade id). */
+  /** The trade ids to claim (source, trade id), each once. */
+  claim: { sources: string[]; tradeIds: string[] }
+  /** The same as COPY_TRADE_IDS rows. */
   claimRows: Buffer
   /** The plan's ticks as COPY_TICKS rows. */
   tickRows: Buffer
@@ -149,7 +151,23 @@ export class TickStore {
     beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
     prepared?: PreparedWrite,
   ): Promise<BatchResult> {
-    return this.db.transaction(async (tx) => {
+    const db = this.db
+    if (
+      prepared &&
+      db.pipelined &&
+      prepared.plan.ticks.length <= PIPELINED_MAX_TICKS &&
+      !(beforeCommit && prepared.plan.deadLetters.length > 0)
+    ) {
+      // A small batch: its round trips cost more than its rows. Sent in one go without COPY; when
+      // the bet lost, nothing of it stays and the batch takes the usual path.
+      const held = await db.pipelined(async (tx) => {
+        const outcome = await writePrepared(tx, groupId, partitions, prepared, true)
+        return { commit: outcome.result !== undefined, value: outcome.result }
+      })
+      if (held) return held
+      return { ...(await this.commit(groupId, partitions, build, beforeCommit)), prepared: 'lost' }
+    }
+    return db.transaction(async (tx) => {
       let stored: Map<string, bigint>
       if (prepared) {
         const outcome = await writePrepared(tx, groupId, partitions, prepared)
@@ -194,30 +212,50 @@ export class TickStore {
 }
 
 /**
+ * Batches of up to this many ticks are written in a pipelined transaction where the database has
+ * them (PostgreSQL): inserts from arrays instead of COPY, every statement sent at once. A batch of
+ * 300 took about 11 round trips of which the rows were the smaller part (docs/benchmarks.md).
+ */
+export const PIPELINED_MAX_TICKS = 1000
+
+/**
  * Sends a prepared plan in one go: the offset lock, a savepoint, the alert rules, the trade-id
  * claim and every write. The result when the bet held (every offset fresh, no id stored before,
  * no rule in force); otherwise the work after the savepoint is undone and the locked offsets are
  * returned for the usual path. Any failure after the lock also takes the usual path, which meets
- * it again on its own step.
+ * it again on its own step. `pipelined`: the transaction is pipelined (no COPY, no savepoint: a
+ * lost bet rolls back the whole transaction, and a failed lock is a lost bet too).
  */
 async function writePrepared(
   tx: Queryable,
   groupId: string,
   partitions: { topic: string; partition: number }[],
   p: PreparedWrite,
+  pipelined = false,
 ): Promise<{ result?: BatchResult; stored: Map<string, bigint> }> {
   const { plan } = p
   const [lock, savepoint, rules, claim, ticks, bars, dead, offsets] = await Promise.allSettled([
     lockOffsets(tx, groupId, partitions),
-    tx.exec('savepoint prepared_batch'),
+    pipelined ? undefined : tx.exec('savepoint prepared_batch'),
     listRules(tx),
-    p.claimRows.length > 0 ? tx.copyIn(COPY_TRADE_IDS, p.claimRows) : undefined,
-    plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, p.tickRows) : undefined,
+    p.claim.sources.length === 0
+      ? undefined
+      : pipelined
+        ? tx.query(INSERT_TRADE_IDS, [p.claim.sources, p.claim.tradeIds])
+        : tx.copyIn(COPY_TRADE_IDS, p.claimRows),
+    plan.ticks.length === 0
+      ? undefined
+      : pipelined
+        ? tx.query(INSERT_TICKS, tickColumns(plan.ticks))
+        : tx.copyIn(COPY_TICKS, p.tickRows),
     upsertBars(tx, plan.bars),
     plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
     saveOffsets(tx, groupId, plan.offsets),
   ])
-  if (lock.status === 'rejected') throw lock.reason
+  if (lock.status === 'rejected') {
+    if (pipelined) return { stored: new Map() }
+    throw lock.reason
+  }
   if (savepoint.status === 'rejected') throw savepoint.reason
   const stored = lock.value
   const held =
@@ -238,11 +276,42 @@ async function writePrepared(
         prepared: 'held',
       },
     }
-  await tx.exec('rollback to savepoint prepared_batch')
+  if (!pipelined) await tx.exec('rollback to savepoint prepared_batch')
   return { stored }
 }
 
 const COPY_TRADE_IDS = 'copy trade_ids (source, trade_id) from stdin'
+
+/** COPY_TRADE_IDS as an insert from arrays; a stored id fails it on the primary key, as the COPY. */
+const INSERT_TRADE_IDS =
+  'insert into trade_ids (source, trade_id) select * from unnest($1::text[], $2::text[])'
+
+/** COPY_TICKS as an insert from arrays (tickColumns): each value goes through the same input function. */
+export const INSERT_TICKS = `insert into ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions)
+select symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions::text[]
+from unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::numeric[], $5::text[], $6::text[], $7::bigint[],
+            $8::int[], $9::timestamptz[], $10::text[])
+     as u(symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions)`
+
+/** The ticks as the ten arrays of INSERT_TICKS, in COPY_TICKS's column order. */
+export function tickColumns(ticks: Tick[]): unknown[][] {
+  const n = ticks.length
+  const cols: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(n))
+  for (let i = 0; i < n; i++) {
+    const t = ticks[i]!
+    cols[0]![i] = t.symbol
+    cols[1]![i] = t.ts
+    cols[2]![i] = t.price
+    cols[3]![i] = t.size
+    cols[4]![i] = t.source
+    cols[5]![i] = t.tradeId
+    cols[6]![i] = t.offset.toString()
+    cols[7]![i] = t.partition
+    cols[8]![i] = t.recvTs
+    cols[9]![i] = arrayLiteral(t.conditions)
+  }
+  return cols
+}
 
 /** The trade ids to claim as COPY_TRADE_IDS rows: source and id per line. */
 export function claimCopy(sources: string[], tradeIds: string[]): Buffer {
