@@ -36,8 +36,12 @@ export interface ProcessorOptions {
   maxBatch?: number
   /** Trades may arrive this long after their bar's end and still be on time (default 5 s). */
   allowedLatenessMs?: number
-  /** Called after each committed batch with its bar updates marked final or not (the live API tail). */
-  onCommitted?: (result: BatchResult, bars: BarUpdate[]) => void
+  /**
+   * Called after each committed batch with its bar updates marked final or not (the live API tail),
+   * and when the batch committed (ms since the epoch): the call itself comes a little later, after
+   * the next batch has sent its first statement.
+   */
+  onCommitted?: (result: BatchResult, bars: BarUpdate[], committedAt: number) => void
   /** Where Avro-framed messages find their writer schemas; without it they are dead letters. */
   registry?: SchemaRegistry
 }
@@ -175,7 +179,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
         countUnmapped(result.stored, o, unmappedSeen)
         for (const [interval, n] of marks.observe(result.stored, INTERVALS))
           o.metrics.lateTrades.inc({ interval }, n)
-        o.onCommitted?.(result, marks.classify(result.bars))
+        o.onCommitted?.(result, marks.classify(result.bars), now)
       } catch (err) {
         o.log.warn({ err: errorMessage(err) }, 'the bookkeeping of a committed batch failed')
       }

@@ -31,6 +31,7 @@ interface Results {
     p999Ms: number
     maxMs: number
     offeredPerSec: number
+    liveTail: { p50Ms: number; p99Ms: number; p999Ms: number }
   }
   naive: { messages: number; msgsPerSec: number }
   api: {
@@ -121,6 +122,9 @@ test(
     assert.ok(r.latency.samples > 1000, `latency samples: ${r.latency.samples}`)
     assert.ok(r.latency.p50Ms <= r.latency.p99Ms && r.latency.p99Ms <= r.latency.p999Ms)
     assert.ok(r.latency.p999Ms <= r.latency.maxMs)
+    // Each trade reaches the live tail after its batch committed, so every percentile is later.
+    assert.ok(r.latency.liveTail.p50Ms >= r.latency.p50Ms && r.latency.liveTail.p99Ms >= r.latency.p99Ms)
+    assert.ok(r.latency.liveTail.p999Ms >= r.latency.p999Ms)
     assert.ok(r.naive.messages > 0 && r.naive.msgsPerSec > 0)
     // The API under the same offered rate: every query answered, a p99 measured.
     assert.deepEqual(
