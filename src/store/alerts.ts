@@ -12,7 +12,7 @@ import type {
   HistoryTrade,
 } from '../domain/alerts.ts'
 import { CloseSeries } from '../domain/close-series.ts'
-import type { Queryable } from './db.ts'
+import { prepared, type Queryable } from './db.ts'
 
 interface RuleRow {
   id: string
@@ -43,8 +43,11 @@ function toRule(r: RuleRow): StoredRule {
   } as StoredRule
 }
 
+/** Read for every batch (the rules in force). */
+const LIST_RULES = prepared(`select ${RULE_COLUMNS} from alert_rules order by id`)
+
 export async function listRules(db: Queryable): Promise<StoredRule[]> {
-  const rows = await db.query<RuleRow>(`select ${RULE_COLUMNS} from alert_rules order by id`)
+  const rows = await db.query<RuleRow>(LIST_RULES)
   return rows.map(toRule)
 }
 

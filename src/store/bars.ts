@@ -5,7 +5,7 @@
 // a field no trade may update is null.
 // vwap = pv / volume, the same expression a GROUP BY over ticks gives, so bars always equal the
 // aggregate of their ticks (test/support/bars.ts checks it).
-import type { Queryable } from './db.ts'
+import { prepared, type Queryable } from './db.ts'
 import type { Bar, PartialBar } from '../domain/types.ts'
 
 export { INTERVALS, type Interval, type Bar } from '../domain/types.ts'
@@ -16,7 +16,7 @@ const EARLIER = `excluded.open_ts is not null and (o.open_ts is null or (exclude
 const LATER = `excluded.close_ts is not null and (o.close_ts is null or (excluded.close_ts, excluded.close_seq) > (o.close_ts, o.close_seq))`
 
 // Partial bars of one batch (aggregated exactly in src/processor/aggregate.ts) merged into bars.
-const UPSERT_BARS = `
+const UPSERT_BARS = prepared(`
 insert into bars as o (symbol, interval, bucket, open, high, low, close, volume, pv, vwap, trades,
                        open_ts, open_seq, close_ts, close_seq)
 select symbol, iv, to_timestamp(bucket / 1000.0), open, high, low, close, volume, pv, pv / nullif(volume, 0), trades,
@@ -39,7 +39,7 @@ on conflict (symbol, interval, bucket) do update set
   trades    = o.trades + excluded.trades,
   updated_at = now()
 returning symbol, interval, to_char(bucket at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as bucket,
-          open::text, high::text, low::text, close::text, volume::text, vwap::text, trades::text`
+          open::text, high::text, low::text, close::text, volume::text, vwap::text, trades::text`)
 
 /** Merges a batch's partial bars (src/processor/aggregate.ts) into bars; returns them as stored. */
 export async function upsertBars(tx: Queryable, bars: PartialBar[]): Promise<Bar[]> {

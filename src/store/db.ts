@@ -60,6 +60,20 @@ export function inOrder(): <T>(work: () => Promise<T>) => Promise<T> {
   }
 }
 
+/** SQL text → statement name, for the statements registered with `prepared`. */
+const statementNames = new Map<string, string>()
+
+/**
+ * Marks a statement the store sends for every batch: on PostgreSQL it is prepared once per
+ * connection (a named statement) instead of parsed and planned each time, which made a batch of
+ * 100 trades about a fifth faster (docs/benchmarks.md). Returns the text unchanged; PGlite runs it
+ * as before.
+ */
+export function prepared(sql: string): string {
+  if (!statementNames.has(sql)) statementNames.set(sql, `tickflow_${statementNames.size + 1}`)
+  return sql
+}
+
 function pgQueryable(
   client: pg.PoolClient | pg.Pool,
   serial: <T>(work: () => Promise<T>) => Promise<T> = (work) => work(),
@@ -67,7 +81,12 @@ function pgQueryable(
   return {
     query: <R>(sql: string, params?: unknown[]): Promise<R[]> =>
       serial(async () => {
-        const res = await client.query({ text: sql, values: params, types } as pg.QueryConfig)
+        const res = await client.query({
+          text: sql,
+          values: params,
+          types,
+          name: statementNames.get(sql),
+        } as pg.QueryConfig)
         return res.rows as R[]
       }),
     exec: (sql: string): Promise<void> => serial(async () => void (await client.query(sql))),

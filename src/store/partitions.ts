@@ -1,7 +1,7 @@
 // The partition layout of ticks (src/store/migrations/003_partition_tiers.sql, docs/storage.md):
 // which partition holds a timestamp, creating it when missing, and merging the day partitions of
 // stores made before the layout existed.
-import type { Db } from './db.ts'
+import { prepared, type Db } from './db.ts'
 
 export interface Partition {
   name: string
@@ -10,6 +10,9 @@ export interface Partition {
   /** epoch ms, exclusive */
   hi: number
 }
+
+/** Read before every batch. */
+const EPOCH = prepared("select last_value::text || ':' || is_called::text as e from ticks_partitions_epoch")
 
 /**
  * Partition ranges this process has seen exist, valid for one epoch of ticks_partitions_epoch: a
@@ -22,9 +25,7 @@ export class PartitionRanges {
 
   /** Forgets every range when the epoch changed since the last call. */
   async check(db: Db): Promise<void> {
-    const [row] = await db.query<{ e: string }>(
-      "select last_value::text || ':' || is_called::text as e from ticks_partitions_epoch",
-    )
+    const [row] = await db.query<{ e: string }>(EPOCH)
     const epoch = row?.e ?? ''
     if (epoch !== this.#epoch) this.#ranges = []
     this.#epoch = epoch

@@ -4,7 +4,7 @@
 // skipped: at-least-once delivery from the bus becomes exactly-once effect here), then the plan's
 // ticks (COPY), bars, dead letters and offsets are written together.
 import { createHash } from 'node:crypto'
-import type { Db, Queryable } from './db.ts'
+import { prepared, type Db, type Queryable } from './db.ts'
 import { upsertBars } from './bars.ts'
 import type { Bar, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
 import type { AlertHistory, AlertRule, HistoryNeed } from '../domain/alerts.ts'
@@ -283,15 +283,17 @@ async function writePrepared(
 const COPY_TRADE_IDS = 'copy trade_ids (source, trade_id) from stdin'
 
 /** COPY_TRADE_IDS as an insert from arrays; a stored id fails it on the primary key, as the COPY. */
-const INSERT_TRADE_IDS =
-  'insert into trade_ids (source, trade_id) select * from unnest($1::text[], $2::text[])'
+const INSERT_TRADE_IDS = prepared(
+  'insert into trade_ids (source, trade_id) select * from unnest($1::text[], $2::text[])',
+)
 
 /** COPY_TICKS as an insert from arrays (tickColumns): each value goes through the same input function. */
-export const INSERT_TICKS = `insert into ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions)
+export const INSERT_TICKS =
+  prepared(`insert into ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions)
 select symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions::text[]
 from unnest($1::text[], $2::timestamptz[], $3::numeric[], $4::numeric[], $5::text[], $6::text[], $7::bigint[],
             $8::int[], $9::timestamptz[], $10::text[])
-     as u(symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions)`
+     as u(symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions)`)
 
 /** The ticks as the ten arrays of INSERT_TICKS, in COPY_TICKS's column order. */
 export function tickColumns(ticks: Tick[]): unknown[][] {
@@ -349,6 +351,20 @@ async function claimTradeIds(tx: Queryable, sources: string[], tradeIds: string[
 
 const UNIQUE_VIOLATION = '23505'
 
+const ADD_OFFSETS = prepared(`insert into consumer_offsets (group_id, topic, partition, next_offset)
+select $1, t, p, 0 from unnest($2::text[], $3::int[]) as u(t, p)
+on conflict do nothing`)
+
+const LOCK_OFFSETS = prepared(`select topic, partition, next_offset from consumer_offsets
+where group_id = $1 and (topic, partition) in (select * from unnest($2::text[], $3::int[]))
+order by topic, partition
+for update`)
+
+const SAVE_OFFSETS =
+  prepared(`update consumer_offsets o set next_offset = greatest(o.next_offset, u.n), updated_at = now()
+from unnest($2::text[], $3::int[], $4::bigint[]) as u(t, p, n)
+where o.group_id = $1 and o.topic = u.t and o.partition = u.p`)
+
 /** Locks the group's offset rows of the partitions (created at 0 if new) and returns them. */
 async function lockOffsets(
   tx: Queryable,
@@ -359,30 +375,23 @@ async function lockOffsets(
   const partitions = keys.map((k) => k.partition)
   // Both statements are sent at once (the connection runs them in order): one round trip, not two.
   const [, rows] = await Promise.all([
-    tx.query(
-      `insert into consumer_offsets (group_id, topic, partition, next_offset)
-       select $1, t, p, 0 from unnest($2::text[], $3::int[]) as u(t, p)
-       on conflict do nothing`,
-      [groupId, topics, partitions],
-    ),
-    tx.query<{ topic: string; partition: number; next_offset: string }>(
-      `select topic, partition, next_offset from consumer_offsets
-       where group_id = $1 and (topic, partition) in (select * from unnest($2::text[], $3::int[]))
-       order by topic, partition
-       for update`,
-      [groupId, topics, partitions],
-    ),
+    tx.query(ADD_OFFSETS, [groupId, topics, partitions]),
+    tx.query<{ topic: string; partition: number; next_offset: string }>(LOCK_OFFSETS, [
+      groupId,
+      topics,
+      partitions,
+    ]),
   ])
   return new Map(rows.map((r) => [offsetKey(r.topic, r.partition), BigInt(r.next_offset)]))
 }
 
 async function saveOffsets(tx: Queryable, groupId: string, next: PartitionOffset[]): Promise<void> {
-  await tx.query(
-    `update consumer_offsets o set next_offset = greatest(o.next_offset, u.n), updated_at = now()
-     from unnest($2::text[], $3::int[], $4::bigint[]) as u(t, p, n)
-     where o.group_id = $1 and o.topic = u.t and o.partition = u.p`,
-    [groupId, next.map((n) => n.topic), next.map((n) => n.partition), next.map((n) => n.next.toString())],
-  )
+  await tx.query(SAVE_OFFSETS, [
+    groupId,
+    next.map((n) => n.topic),
+    next.map((n) => n.partition),
+    next.map((n) => n.next.toString()),
+  ])
 }
 
 async function insertDeadLetters(tx: Queryable, dead: DeadLetter[]): Promise<void> {

@@ -192,3 +192,31 @@ test('a pipelined transaction with a failed statement is not committed, even whe
   }))
   assert.deepEqual(after, [{ n: 2 }])
 })
+
+test("a batch's statements are prepared once per connection and only executed for each later batch", async (t) => {
+  const db = await database(t)
+  const store = new TickStore(db)
+  const batches = 8
+  for (let b = 0; b < batches; b++) {
+    const batch = Array.from({ length: 50 }, (_, i) => item(b * 50 + i, ['AAA', 'BBB'][i % 2]!))
+    const r = await writeBatch(store, 'g', batch, undefined, prepareWrite(batch, 'UTC'))
+    assert.equal(r.prepared, 'held')
+  }
+  // Sequential batches reuse one pipelined connection; its session lists what it prepared.
+  const statements = await db.pipelined!(async (tx) => ({
+    commit: true,
+    value: await tx.query<{ name: string; statement: string; runs: number }>(
+      `select name, statement, (generic_plans + custom_plans)::int as runs from pg_prepared_statements
+       where name like 'tickflow\\_%' order by statement`,
+    ),
+  }))
+  const runs = (start: string): number[] =>
+    statements.filter((s) => s.statement.trimStart().startsWith(start)).map((s) => s.runs)
+  assert.deepEqual(runs('insert into bars'), [batches])
+  assert.deepEqual(runs('insert into ticks'), [batches])
+  assert.deepEqual(runs('insert into trade_ids'), [batches])
+  assert.deepEqual(runs('update consumer_offsets'), [batches])
+  assert.deepEqual(runs('select topic, partition, next_offset'), [batches])
+  const [count] = await db.query<{ n: string }>('select count(*)::text as n from ticks')
+  assert.equal(count?.n, String(batches * 50))
+})
