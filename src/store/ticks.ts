@@ -184,8 +184,8 @@ export class TickStore {
         alertRules: () => listRules(tx),
         alertHistory: (needs) => readHistory(tx, needs),
       })
-      // Sent together (the connection runs them in order, and the first failure fails the rest):
-      // the database does not wait for a round trip between them.
+      // Handed over together: the connection runs them in order, and the first failure fails the
+      // rest (with COPY among them, each waits for the answer to the one before).
       const [, bars, firings] = await Promise.all([
         plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, ticksToCopy(plan.ticks)) : undefined,
         upsertBars(tx, plan.bars),
@@ -373,7 +373,8 @@ async function lockOffsets(
 ): Promise<Map<string, bigint>> {
   const topics = keys.map((k) => k.topic)
   const partitions = keys.map((k) => k.partition)
-  // Both statements are sent at once (the connection runs them in order): one round trip, not two.
+  // Both statements are handed over at once: a pipelined connection sends them together, an
+  // ordinary one runs them in order, each after the other's answer.
   const [, rows] = await Promise.all([
     tx.query(ADD_OFFSETS, [groupId, topics, partitions]),
     tx.query<{ topic: string; partition: number; next_offset: string }>(LOCK_OFFSETS, [
