@@ -1,14 +1,12 @@
 // The COPY rows written as bytes equal the plain definition of PostgreSQL's text format (each field
 // escaped, the row joined with tabs, UTF-8) on random ticks, and PostgreSQL reads them back as the
 // same values, field for field.
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { CopyText } from '../../src/store/copy-text.ts'
 import { claimCopy, COPY_TICKS, TickStore, ticksToCopy } from '../../src/store/ticks.ts'
-import { connectPostgres, type Db } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrate.ts'
-import { createTestDatabase } from '../support/postgres.ts'
+import { migratedPostgres } from '../support/postgres.ts'
 import type { Tick } from '../../src/domain/types.ts'
 
 /** The definition: backslash, tab, newline and carriage return escaped; null is \N. */
@@ -103,19 +101,8 @@ test('claim rows and fields written into a buffer that starts too small', () => 
   )
 })
 
-async function database(t: TestContext): Promise<Db> {
-  const d = await createTestDatabase()
-  const db = connectPostgres(d.url)
-  t.after(async () => {
-    await db.close()
-    await d.drop()
-  })
-  await migrate(db)
-  return db
-}
-
 test('PostgreSQL reads the rows back as the same values', async (t) => {
-  const db = await database(t)
+  const db = await migratedPostgres(t)
   const store = new TickStore(db)
   const ids = ['plain', 'a\tb', 'line\nbreak', 'cr\rhere', 'back\\slash', '\\N', 'é€😀', '\\\t\\n']
   const ticks = ids.map((id, i): Tick => ({

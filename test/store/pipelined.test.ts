@@ -2,11 +2,10 @@
 // once, inserts from arrays instead of COPY). The inserts must store exactly what COPY stores, a
 // batch must take the path its size gives it, and a pipelined transaction with a failed statement
 // must never count as committed.
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { connectPostgres, type Db } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrate.ts'
+import type { Db } from '../../src/store/db.ts'
 import {
   COPY_TICKS,
   INSERT_TICKS,
@@ -16,22 +15,10 @@ import {
   ticksToCopy,
 } from '../../src/store/ticks.ts'
 import { prepareWrite, writeBatch } from '../../src/processor/plan.ts'
-import { classify } from '../../src/processor/validate.ts'
-import { encodeTrade } from '../../src/domain/trade.ts'
 import type { BatchItem, Tick } from '../../src/domain/types.ts'
-import { createTestDatabase } from '../support/postgres.ts'
+import { migratedPostgres } from '../support/postgres.ts'
+import { tradeItem } from '../support/trades.ts'
 import { checkBars } from '../support/bars.ts'
-
-async function database(t: TestContext): Promise<Db> {
-  const d = await createTestDatabase()
-  const db = connectPostgres(d.url)
-  t.after(async () => {
-    await db.close()
-    await d.drop()
-  })
-  await migrate(db)
-  return db
-}
 
 // Every character class either path treats apart (COPY escapes, array-literal quoting, UTF-8 of
 // two to four bytes, a lone surrogate); NUL cannot be stored by either.
@@ -67,7 +54,7 @@ const STORED = `select symbol, ts::text, price::text, size::text, source, trade_
                 from ticks order by ingest_seq`
 
 test('the pipelined insert of ticks stores exactly what COPY stores (random ticks: escapes, quotes, UTF-8, NULLs)', async (t) => {
-  const db = await database(t)
+  const db = await migratedPostgres(t)
   const store = new TickStore(db)
   const day = (ts: string): Tick => ({ ts }) as Tick
   await store.ensurePartitions([day('2026-11-24T12:00:00Z')])
@@ -103,31 +90,11 @@ test('the pipelined insert of ticks stores exactly what COPY stores (random tick
 function item(offset: number, symbol: string): BatchItem {
   const ts = new Date(Date.parse('2026-11-24T15:30:00Z') + offset * 37).toISOString()
   const price = (100 + (offset % 97) / 4).toFixed(2)
-  const value = encodeTrade({
-    v: 1,
-    type: 'trade',
-    symbol,
-    ts,
-    price,
-    size: '3',
-    source: 's',
-    id: `i${offset}`,
-  })
-  const c = classify({
-    topic: 'ticks',
-    partition: offset % 3,
-    offset: BigInt(offset),
-    key: symbol,
-    value: Buffer.from(value),
-    timestamp: 0,
-    headers: {},
-  })
-  assert.ok(c.ok)
-  return { topic: 'ticks', partition: offset % 3, offset: BigInt(offset), tick: c.tick }
+  return tradeItem(offset, { symbol, ts, price, size: '3', id: `i${offset}`, partition: offset % 3 })
 }
 
 test(`batches of up to ${PIPELINED_MAX_TICKS} ticks go pipelined, larger ones take COPY; both store every trade once and bars equal their ticks`, async (t) => {
-  const db = await database(t)
+  const db = await migratedPostgres(t)
   let pipelined = 0
   const spy: Db = {
     ...db,
@@ -164,7 +131,7 @@ test(`batches of up to ${PIPELINED_MAX_TICKS} ticks go pipelined, larger ones ta
 })
 
 test('a pipelined transaction with a failed statement is not committed, even when asked to', async (t) => {
-  const db = await database(t)
+  const db = await migratedPostgres(t)
   await db.query(
     "insert into settings (key, value) values ('k', 'before') on conflict (key) do update set value = 'before'",
   )
@@ -194,7 +161,7 @@ test('a pipelined transaction with a failed statement is not committed, even whe
 })
 
 test("a batch's statements are prepared once per connection and only executed for each later batch", async (t) => {
-  const db = await database(t)
+  const db = await migratedPostgres(t)
   const store = new TickStore(db)
   const batches = 8
   for (let b = 0; b < batches; b++) {

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { randomBytes } from 'node:crypto'
+import type { TestContext } from 'node:test'
+import { connectPostgres, type Db } from '../../src/store/db.ts'
+import { migrate } from '../../src/store/migrate.ts'
 
 export interface PostgresServer {
   /** URL of a database the tests may create databases from (the maintenance database). */
@@ -132,4 +135,16 @@ export async function createTestDatabase(
       }
     },
   }
+}
+
+/** A fresh database on the test server, migrated, connected; closed and dropped after the test. */
+export async function migratedPostgres(t: TestContext): Promise<Db> {
+  const d = await createTestDatabase()
+  const db = connectPostgres(d.url)
+  t.after(async () => {
+    await db.close()
+    await d.drop()
+  })
+  await migrate(db)
+  return db
 }

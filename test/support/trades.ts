@@ -7,9 +7,10 @@ import { encodeTrade } from '../../src/domain/trade.ts'
 
 export function tradeItem(
   offset: number,
-  t: { symbol?: string; ts: string; price: string; size?: string; id?: string },
+  t: { symbol?: string; ts: string; price: string; size?: string; id?: string; partition?: number },
 ): BatchItem {
   const symbol = t.symbol ?? 'TEST'
+  const partition = t.partition ?? 0
   const value = Buffer.from(
     encodeTrade({
       v: 1,
@@ -24,7 +25,7 @@ export function tradeItem(
   )
   const c = classify({
     topic: 'ticks',
-    partition: 0,
+    partition,
     offset: BigInt(offset),
     key: symbol,
     value,
@@ -32,5 +33,5 @@ export function tradeItem(
     headers: {},
   })
   assert.ok(c.ok, `trade at ${t.ts} is valid`)
-  return { topic: 'ticks', partition: 0, offset: BigInt(offset), tick: c.tick }
+  return { topic: 'ticks', partition, offset: BigInt(offset), tick: c.tick }
 }
