@@ -5,7 +5,7 @@ import type { BatchItem, DeadLetter, PartitionOffset, Tick, WritePlan } from '..
 import { INTERVALS } from '../domain/types.ts'
 import type { AlertFiring, AlertHistory, AlertRule } from '../domain/alerts.ts'
 import type { BatchResult, PlanContext, PreparedWrite, TickStore } from '../store/ticks.ts'
-import { claimCopy, offsetKey, ticksToCopy } from '../store/ticks.ts'
+import { PIPELINED_MAX_TICKS, claimCopy, offsetKey, ticksToCopy } from '../store/ticks.ts'
 import { aggregate } from './aggregate.ts'
 import { duplicateOf } from './validate.ts'
 import { evaluateAlerts, historyNeeds } from './alerts.ts'
@@ -112,12 +112,22 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
     offsets: nextOffsets(unique, { stored: new Map() }),
     skipped: items.length - unique.length,
   }
+  // COPY rows are made here, ahead of the transaction, only for a batch too large to go pipelined;
+  // a smaller one on PostgreSQL never needs them, and elsewhere makes them when first asked.
+  let rows: { claim: Buffer; ticks: Buffer } | undefined
+  const copyRows = (): { claim: Buffer; ticks: Buffer } =>
+    (rows ??= { claim: claimCopy(claim.sources, claim.tradeIds), ticks: ticksToCopy(ticks) })
+  if (ticks.length > PIPELINED_MAX_TICKS) copyRows()
   return {
     plan,
     firstOffsets,
     claim: { sources: claim.sources, tradeIds: claim.tradeIds },
-    claimRows: claimCopy(claim.sources, claim.tradeIds),
-    tickRows: ticksToCopy(ticks),
+    get claimRows() {
+      return copyRows().claim
+    },
+    get tickRows() {
+      return copyRows().ticks
+    },
   }
 }
 

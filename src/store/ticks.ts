@@ -53,10 +53,10 @@ export interface PreparedWrite {
   firstOffsets: Map<string, bigint>
   /** The trade ids to claim (source, trade id), each once. */
   claim: { sources: string[]; tradeIds: string[] }
-  /** The same as COPY_TRADE_IDS rows. */
-  claimRows: Buffer
-  /** The plan's ticks as COPY_TICKS rows. */
-  tickRows: Buffer
+  /** The same as COPY_TRADE_IDS rows (made when first read, unless made ahead). */
+  readonly claimRows: Buffer
+  /** The plan's ticks as COPY_TICKS rows (made when first read, unless made ahead). */
+  readonly tickRows: Buffer
 }
 
 /**
