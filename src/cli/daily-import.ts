@@ -14,6 +14,7 @@ export async function runDailyImport(ctx: CommandContext): Promise<number> {
   let line = ''
   const code = await withRuntime(ctx.config, 'tickflow-replay', async (rt) => {
     rt.claimDataDir()
+    rt.bulkLoad = true
     const db = await rt.db()
     const started = Date.now()
     const stopBar = startFileProgress(file, {

@@ -93,9 +93,22 @@ export class Runtime {
     return bus
   }
 
+  /**
+   * Whether the command is a bulk load (a replay at full speed, a daily-bars import): with
+   * TICKFLOW_EMBEDDED_OPTIMIZE=auto the embedded store then lets V8 optimise PGlite.
+   */
+  bulkLoad = false
+
   /** Opens the database (no migrations). */
   async openDb(): Promise<Db> {
-    const db = await openDatabase(this.config, this.name)
+    const setting = this.config.embeddedOptimize
+    const optimize = setting === 'on' || (setting === 'auto' && this.bulkLoad)
+    if (!this.config.databaseUrl)
+      this.log.info(
+        { optimize, setting },
+        `embedded database: WebAssembly optimisation ${optimize ? 'on' : 'off'}`,
+      )
+    const db = await openDatabase(this.config, this.name, { optimize })
     this.defer('database', () => db.close())
     return db
   }
@@ -262,11 +275,16 @@ export async function withRuntime(
   }
 }
 
-export async function openDatabase(config: Config, applicationName: string): Promise<Db> {
+/** `embedded.optimize`: see TICKFLOW_EMBEDDED_OPTIMIZE; unset, only its value `on` optimises. */
+export async function openDatabase(
+  config: Config,
+  applicationName: string,
+  embedded: { optimize?: boolean } = {},
+): Promise<Db> {
   if (!config.databaseUrl) {
     const dir = resolve(config.dataDir, 'pglite')
     makeDirs(dir)
-    return openPglite(dir)
+    return openPglite(dir, { optimize: embedded.optimize ?? config.embeddedOptimize === 'on' })
   }
   const db = connectPostgres(config.databaseUrl, { applicationName })
   try {

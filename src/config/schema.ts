@@ -169,6 +169,13 @@ const table = [
     schema: z.string().min(1).default('./data'),
   },
   {
+    key: 'embeddedOptimize',
+    flag: 'embedded-optimize',
+    env: 'TICKFLOW_EMBEDDED_OPTIMIZE',
+    help: 'V8 optimisation of the embedded database: on (bulk ingest ~1.7x faster, ~0.5 GiB more peak memory), off, or auto (on for a replay at --speed 0 and a daily-bars import)',
+    schema: z.enum(['auto', 'on', 'off']).default('auto'),
+  },
+  {
     key: 'httpPort',
     flag: 'port',
     env: 'HTTP_PORT',

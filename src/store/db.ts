@@ -7,6 +7,7 @@ import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
 import { Worker } from 'node:worker_threads'
 import { seedPglite } from './pglite-seed.ts'
+import { keepWasmAtBaseline } from './wasm-tier.ts'
 import type { CopyRows } from './copy-text.ts'
 import type { PgliteReply, PgliteRequest, SerializedError } from './pglite-protocol.ts'
 
@@ -203,9 +204,12 @@ export function connectPostgres(url: string, options: { max?: number; applicatio
  * The embedded store: PGlite in its own thread (src/store/pglite-worker.ts), so its statements,
  * which run synchronously inside WebAssembly, overlap the main thread's work instead of blocking
  * its event loop. A new data directory first becomes a copy of the empty cluster template.
+ * `optimize: false` keeps PGlite's WebAssembly at V8's baseline tier (src/store/wasm-tier.ts): about
+ * half the peak memory, slower statements.
  */
-export async function openPglite(dataDir: string): Promise<Db> {
+export async function openPglite(dataDir: string, options: { optimize?: boolean } = {}): Promise<Db> {
   await seedPglite(dataDir)
+  if (options.optimize === false) keepWasmAtBaseline()
   const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dataDir } })
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>()
   let nextId = 1

@@ -1,0 +1,17 @@
+// V8 compiles WebAssembly twice: first every function with its baseline compiler (Liftoff), then,
+// in the background, each function that runs hot again with its optimising compiler (TurboFan).
+// For PGlite that second compilation of one function, PostgreSQL's SQL parser (`raw_parser`,
+// 105 kB of WebAssembly), takes about 575 MiB for half a second in V8 13.6 (Node 24), and a few
+// statements are enough to start it: it is most of an embedded store's peak memory
+// (docs/benchmarks.md, "Embedded peak RSS"). Without optimisation the statements run slower: a
+// bulk replay takes about 1.7 times as long. V8's flags are process-wide and read when a module is
+// compiled, so they are set before PGlite's module is.
+import v8 from 'node:v8'
+
+/** Node flags that keep WebAssembly at V8's baseline tier (also given to PGlite's initdb child). */
+export const BASELINE_WASM_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const
+
+/** From now on, this process compiles WebAssembly with V8's baseline compiler only. */
+export function keepWasmAtBaseline(): void {
+  for (const flag of BASELINE_WASM_FLAGS) v8.setFlagsFromString(flag)
+}

@@ -1,0 +1,105 @@
+// TICKFLOW_EMBEDDED_OPTIMIZE decides whether V8 may optimise PGlite's WebAssembly in the process
+// that holds the embedded store (src/store/wasm-tier.ts). Checked with V8's own trace of what it
+// compiled: the PGlite module is the one with thousands of functions, and with optimisation off
+// none of them is compiled by TurboFan, while a bulk replay (auto) or `on` optimises its hot ones.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openPglite } from '../../src/store/db.ts'
+import { root } from '../support/kafka.ts'
+import { dataFile } from '../support/data.ts'
+
+interface Compiled {
+  /** Functions of the module with the most compiled functions, per tier. */
+  liftoff: number
+  turbofan: number
+  output: string
+  code: number | null
+}
+
+/** Runs the CLI with V8's WebAssembly compilation trace and counts the largest module's compiles. */
+async function traced(args: string[], env: Record<string, string>, cwd: string): Promise<Compiled> {
+  const child = spawn(
+    process.execPath,
+    ['--trace-wasm-compilation-times', join(root, 'bin/tickflow.js'), ...args],
+    {
+      cwd,
+      env: { ...process.env, KAFKA_BROKERS: '', DATABASE_URL: '', HTTP_PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()))
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+  const modules = new Map<string, { liftoff: number; turbofan: number }>()
+  for (const m of output.matchAll(/^Compiled function (0x[0-9a-f]+)#\d+ using (Liftoff|TurboFan)/gm)) {
+    const counts = modules.get(m[1]!) ?? { liftoff: 0, turbofan: 0 }
+    if (m[2] === 'Liftoff') counts.liftoff++
+    else counts.turbofan++
+    modules.set(m[1]!, counts)
+  }
+  const pglite = [...modules.values()].sort((a, b) => b.liftoff - a.liftoff)[0]
+  return { liftoff: pglite?.liftoff ?? 0, turbofan: pglite?.turbofan ?? 0, output, code }
+}
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tickflow-wasm-tier-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function storedTicks(dir: string): Promise<number> {
+  const db = await openPglite(join(dir, 'data/pglite'))
+  try {
+    const [row] = await db.query<{ n: string }>('select count(*)::text as n from ticks')
+    return Number(row!.n)
+  } finally {
+    await db.close()
+  }
+}
+
+const feed = dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz')
+
+test('tickflow up keeps PGlite at the baseline tier by default: no function optimised', async (t) => {
+  const dir = tempDir(t)
+  const run = await traced(['up', '--duration', '2s'], {}, dir)
+  assert.equal(run.code, 0, run.output)
+  assert.match(run.output, /embedded database: WebAssembly optimisation off/)
+  assert.ok(run.liftoff > 1000, `PGlite's module compiled ${run.liftoff} functions`)
+  assert.equal(run.turbofan, 0, 'no PGlite function was optimised')
+  assert.ok((await storedTicks(dir)) > 0)
+})
+
+test('a replay at full speed lets V8 optimise PGlite (auto); on and off override', async (t) => {
+  const fast = tempDir(t)
+  const replay = await traced(['replay', feed.path, '--speed', '0'], {}, fast)
+  assert.equal(replay.code, 0, replay.output)
+  assert.match(replay.output, /embedded database: WebAssembly optimisation on/)
+  assert.ok(replay.turbofan > 0, 'the replay optimised PGlite functions')
+
+  const lean = tempDir(t)
+  const off = await traced(['replay', feed.path, '--speed', '0'], { TICKFLOW_EMBEDDED_OPTIMIZE: 'off' }, lean)
+  assert.equal(off.code, 0, off.output)
+  assert.ok(off.liftoff > 1000)
+  assert.equal(off.turbofan, 0)
+  // The same trades stored either way.
+  const stored = await storedTicks(fast)
+  assert.equal(await storedTicks(lean), stored)
+  if (feed.full) assert.equal(stored, 21_313)
+
+  const on = await traced(['up', '--duration', '2s', '--embedded-optimize', 'on'], {}, tempDir(t))
+  assert.equal(on.code, 0, on.output)
+  assert.ok(on.turbofan > 0, 'on optimises PGlite in tickflow up')
+})
+
+test('a bad TICKFLOW_EMBEDDED_OPTIMIZE stops the command with one line naming it', async (t) => {
+  const run = await traced(['up', '--duration', '2s'], { TICKFLOW_EMBEDDED_OPTIMIZE: 'fast' }, tempDir(t))
+  assert.equal(run.code, 2)
+  const lines = run.output.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Compiled '))
+  assert.equal(lines.length, 1, run.output)
+  assert.match(lines[0]!, /TICKFLOW_EMBEDDED_OPTIMIZE/)
+})
