@@ -12,13 +12,15 @@
 //      insert mode with batched rewrites and upsert on the trade id, and a SIGKILL run of each next
 //      to a SIGKILL run of tickflow's processor (duplicates and losses counted in the tables);
 //   7. embedded: `tickflow replay` of a generated CSV into PGlite against PGlite's own COPY of the
-//      same rows, with the replay's peak RSS;
+//      same rows, with the replay's peak RSS; the same replay with PGlite not optimised by V8
+//      (TICKFLOW_EMBEDDED_OPTIMIZE=off), and the peak RSS of `tickflow up` for --up-seconds without
+//      and with that optimisation;
 //   8. the API under ingest: GET /api/v1/bars latency while `tickflow up` offers --rate trades/s
 //      (bench/api-load.ts).
 // Prints a table and writes bench/results/latest.json with every figure, the ratios and a verdict
 // for each target of docs/benchmarks.md.
 // Usage: node bench/run.ts [--trades 1000000] [--rate 10000] [--latency-seconds 30] [--quick]
-//        [--naive-seconds 20] [--embedded-trades 654140] [--peer-trades N] [--kafka-port 29092]
+//        [--naive-seconds 20] [--embedded-trades 654140] [--up-seconds 20] [--peer-trades N] [--kafka-port 29092]
 //        [--peer | --embedded] [--out bench/results/latest.json]
 //   --peer runs the pipeline and the peer only, --embedded the embedded stage only.
 import { execFileSync, spawn } from 'node:child_process'
@@ -65,6 +67,7 @@ const benchOptions = {
     'latency-seconds': { type: 'string', default: '30' },
     'naive-seconds': { type: 'string', default: '20' },
     'embedded-trades': { type: 'string', default: '654140' },
+    'up-seconds': { type: 'string', default: '20' },
     'peer-trades': { type: 'string' },
     'kafka-port': { type: 'string', default: '29092' },
     peer: { type: 'boolean', default: false },
@@ -92,6 +95,7 @@ for (const k of [
   'latency-seconds',
   'naive-seconds',
   'embedded-trades',
+  'up-seconds',
   'peer-trades',
   'kafka-port',
 ] as const) {
@@ -113,6 +117,7 @@ const RATE = Number(args.rate)
 const LATENCY_S = args.quick ? 10 : Number(args['latency-seconds'])
 const NAIVE_S = args.quick ? 5 : Number(args['naive-seconds'])
 const EMBEDDED_N = args.quick ? 50_000 : Number(args['embedded-trades'])
+const UP_SECONDS = Number(args['up-seconds'])
 const PEER_N = args['peer-trades'] ? Number(args['peer-trades']) : N
 const KAFKA_PORT = Number(args['kafka-port'])
 if (args.peer && args.embedded) {
@@ -602,24 +607,19 @@ function trades(n: number, seed: number): Trade[] {
  * migrations) and its peak RSS; then PGlite's own COPY of the same rows into the same schema (a
  * fresh PGlite, migrated), in this process. The ratio compares the ingest phase with the COPY.
  */
-async function embedded(dir: string) {
-  const rows = trades(EMBEDDED_N, 11)
-  const csv = join(dir, 'embedded-trades.csv')
-  writeFileSync(
-    csv,
-    `ts,symbol,price,size,id\n${rows.map((t) => `${t.ts},${t.symbol},${t.price},${t.size},${t.id}`).join('\n')}\n`,
-  )
-  log(`embedded: tickflow replay of a ${EMBEDDED_N}-trade CSV into PGlite`)
+/** One embedded command as a user runs it, in a child process: its output, wall time and peak RSS. */
+async function embeddedCommand(args: string[], dataDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     LOG_LEVEL: 'info',
     HTTP_PORT: '0',
-    TICKFLOW_DATA_DIR: join(dir, 'embedded-data'),
+    TICKFLOW_DATA_DIR: dataDir,
+    ...extraEnv,
   }
   delete env.KAFKA_BROKERS
   delete env.DATABASE_URL
   const t0 = performance.now()
-  const child = spawn(process.execPath, [join(root, 'bin/tickflow.js'), 'replay', csv], {
+  const child = spawn(process.execPath, [join(root, 'bin/tickflow.js'), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -637,17 +637,66 @@ async function embedded(dir: string) {
   }, 100)
   const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)))
   clearInterval(timer)
-  const replaySecs = (performance.now() - t0) / 1000
+  const seconds = (performance.now() - t0) / 1000
   const held = /the store holds (\d+) ticks and (\d+) dead letters/.exec(out)
-  if (code !== 0 || !held) throw new Error(`tickflow replay failed (${code}): ${out}`)
-  if (Number(held[1]) !== EMBEDDED_N || held[2] !== '0')
-    throw new Error(`tickflow replay stored ${held[1]} of ${EMBEDDED_N} trades, ${held[2]} dead letters`)
+  if (code !== 0 || !held) throw new Error(`tickflow ${args[0]} failed (${code}): ${out}`)
+  if (held[2] !== '0') throw new Error(`tickflow ${args[0]} stored ${held[2]} dead letters: ${out}`)
   const logged = (msg: string): number => {
     const line = out.split('\n').find((l) => l.includes(`"msg":"${msg}"`))
-    if (!line) throw new Error(`tickflow replay did not log "${msg}": ${out}`)
+    if (!line) throw new Error(`tickflow ${args[0]} did not log "${msg}": ${out}`)
     return (JSON.parse(line) as { time: number }).time
   }
-  const ingestSecs = (logged('pipeline stopped') - logged('pipeline started')) / 1000
+  const optimised = /embedded database: WebAssembly optimisation (on|off)/.exec(out)?.[1]
+  if (!optimised) throw new Error(`tickflow ${args[0]} did not say whether PGlite is optimised: ${out}`)
+  return {
+    seconds,
+    peakRss,
+    storedTicks: Number(held[1]),
+    ingestSeconds: (logged('pipeline stopped') - logged('pipeline started')) / 1000,
+    optimised: optimised === 'on',
+  }
+}
+
+/**
+ * The embedded default as a new user meets it: `tickflow replay FILE` of a CSV into PGlite (no Kafka,
+ * no PostgreSQL server): wall time from the command's start to its exit, the ingest phase alone
+ * (from its "pipeline started" log line to "pipeline stopped", so without PGlite's start-up and
+ * migrations) and its peak RSS; then PGlite's own COPY of the same rows into the same schema (a
+ * fresh PGlite, migrated), in this process. The ratio compares the ingest phase with the COPY.
+ * The same replay again with TICKFLOW_EMBEDDED_OPTIMIZE=off, and `tickflow up` (the simulator,
+ * its default) for UP_SECONDS with the setting's default (auto: off) and on, show what V8's
+ * optimisation of PGlite costs in memory and brings in speed.
+ */
+async function embedded(dir: string) {
+  const rows = trades(EMBEDDED_N, 11)
+  const csv = join(dir, 'embedded-trades.csv')
+  writeFileSync(
+    csv,
+    `ts,symbol,price,size,id\n${rows.map((t) => `${t.ts},${t.symbol},${t.price},${t.size},${t.id}`).join('\n')}\n`,
+  )
+  log(`embedded: tickflow replay of a ${EMBEDDED_N}-trade CSV into PGlite`)
+  const replay = await embeddedCommand(['replay', csv], join(dir, 'embedded-data'))
+  log(`embedded: the same replay with TICKFLOW_EMBEDDED_OPTIMIZE=off`)
+  const lean = await embeddedCommand(['replay', csv], join(dir, 'embedded-lean'), {
+    TICKFLOW_EMBEDDED_OPTIMIZE: 'off',
+  })
+  for (const r of [replay, lean])
+    if (r.storedTicks !== EMBEDDED_N)
+      throw new Error(`tickflow replay stored ${r.storedTicks} of ${EMBEDDED_N} trades`)
+  if (!replay.optimised || lean.optimised) throw new Error('the replays did not run optimised, then not')
+  log(`embedded: tickflow up for ${UP_SECONDS} s, PGlite not optimised (default), then optimised`)
+  const upArgs = ['up', '--duration', `${UP_SECONDS}s`]
+  const up = await embeddedCommand(upArgs, join(dir, 'embedded-up'))
+  const upOn = await embeddedCommand(upArgs, join(dir, 'embedded-up-on'), {
+    TICKFLOW_EMBEDDED_OPTIMIZE: 'on',
+  })
+  if (up.optimised || !upOn.optimised)
+    throw new Error('tickflow up did not run not optimised, then optimised')
+  const upFigures = (r: typeof up) => ({
+    seconds: r.seconds,
+    storedTicks: r.storedTicks,
+    peakRssBytes: r.peakRss,
+  })
 
   log(`embedded: PGlite COPY of the same ${EMBEDDED_N} rows`)
   // PGlite itself, in this thread: the COPY is not charged the hand-over to tickflow's store thread.
@@ -680,12 +729,21 @@ async function embedded(dir: string) {
     if (Number(n!.n) !== EMBEDDED_N) throw new Error(`PGlite COPY stored ${n!.n} of ${EMBEDDED_N}`)
     return {
       trades: EMBEDDED_N,
-      replaySeconds: replaySecs,
-      replayTradesPerSec: EMBEDDED_N / replaySecs,
-      replayIngestSeconds: ingestSecs,
-      replayIngestTradesPerSec: EMBEDDED_N / ingestSecs,
-      replayPeakRssBytes: peakRss,
-      replayStoredTicks: Number(held[1]),
+      replaySeconds: replay.seconds,
+      replayTradesPerSec: EMBEDDED_N / replay.seconds,
+      replayIngestSeconds: replay.ingestSeconds,
+      replayIngestTradesPerSec: EMBEDDED_N / replay.ingestSeconds,
+      replayPeakRssBytes: replay.peakRss,
+      replayStoredTicks: replay.storedTicks,
+      replayNotOptimised: {
+        seconds: lean.seconds,
+        ingestSeconds: lean.ingestSeconds,
+        ingestTradesPerSec: EMBEDDED_N / lean.ingestSeconds,
+        peakRssBytes: lean.peakRss,
+        storedTicks: lean.storedTicks,
+      },
+      up: upFigures(up),
+      upOptimised: upFigures(upOn),
       pgliteCopySeconds: copySecs,
       pgliteCopyRowsPerSec: EMBEDDED_N / copySecs,
     }
@@ -830,6 +888,10 @@ try {
     ratios.embeddedWallVsPgliteCopy = emb.replayTradesPerSec / emb.pgliteCopyRowsPerSec
     targets.embeddedVsPgliteCopy = atLeast(ratios.embeddedVsPgliteCopy, 0.5)
     targets.embeddedPeakRssMiB = below(emb.replayPeakRssBytes / 2 ** 20, 500, ' MiB')
+    ratios.embeddedNotOptimisedVsPgliteCopy =
+      emb.replayNotOptimised.ingestTradesPerSec / emb.pgliteCopyRowsPerSec
+    ratios.embeddedNotOptimisedVsOptimisedRss = emb.replayNotOptimised.peakRssBytes / emb.replayPeakRssBytes
+    ratios.upNotOptimisedVsOptimisedRss = emb.up.peakRssBytes / emb.upOptimised.peakRssBytes
   }
   const results = {
     when: new Date().toISOString(),
@@ -930,6 +992,15 @@ try {
       ['PGlite COPY of the same rows (rows/s)', f(emb.pgliteCopyRowsPerSec)],
       ['  replay vs PGlite COPY', x(ratios.embeddedVsPgliteCopy)],
       ['replay peak RSS (MiB)', f(emb.replayPeakRssBytes / 2 ** 20)],
+      [
+        'replay with TICKFLOW_EMBEDDED_OPTIMIZE=off (trades/s; peak MiB)',
+        `${f(emb.replayNotOptimised.ingestTradesPerSec)}; ${f(emb.replayNotOptimised.peakRssBytes / 2 ** 20)}`,
+      ],
+      ['  vs PGlite COPY', x(ratios.embeddedNotOptimisedVsPgliteCopy)],
+      [
+        `tickflow up for ${UP_SECONDS} s, peak MiB: default (not optimised) / optimised`,
+        `${f(emb.up.peakRssBytes / 2 ** 20)} / ${f(emb.upOptimised.peakRssBytes / 2 ** 20)}`,
+      ],
     )
   const w = Math.max(...rows.map((r) => r[0].length))
   process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`)
