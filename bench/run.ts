@@ -56,6 +56,7 @@ import { startProcessor } from '../src/processor/processor.ts'
 import { createRule } from '../src/store/alerts.ts'
 import type { AlertRule } from '../src/domain/alerts.ts'
 import { openPgliteHere } from '../src/store/db.ts'
+import { nodeFlagsFor } from '../src/cli/node-flags.ts'
 import { seedPglite } from '../src/store/pglite-seed.ts'
 import type { Trade } from '../src/domain/trade.ts'
 import { runPeer, liveWorkers, type PeerRun } from './peer.ts'
@@ -619,7 +620,8 @@ async function embeddedCommand(args: string[], dataDir: string, extraEnv: NodeJS
   delete env.KAFKA_BROKERS
   delete env.DATABASE_URL
   const t0 = performance.now()
-  const child = spawn(process.execPath, [join(root, 'bin/tickflow.js'), ...args], {
+  // With the Node flags ./tickflow starts the command with.
+  const child = spawn(process.execPath, [...nodeFlagsFor(args[0]), join(root, 'bin/tickflow.js'), ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -2,3 +2,18 @@
 // ~470 MB RSS before collecting; with them the processor peaks near 240 MB at the same throughput
 // (bench/results). The ./tickflow launcher passes the same flags (a test keeps the two equal).
 export const PROCESSOR_NODE_FLAGS = ['--max-old-space-size=192', '--max-semi-space-size=8']
+
+/**
+ * Commands that may hold the embedded store (PGlite in the process) run with the processor's young
+ * generation: V8's default let the main thread's heap commit about 225 MiB for 60-80 MiB live
+ * during a replay. With PGlite's shared_buffers at 32 MB, `tickflow up` for 20 s peaked at
+ * 293-299 MiB with the flag against 425-435 without (docs/benchmarks.md, "Eighth pass").
+ */
+export const EMBEDDED_NODE_FLAGS = ['--max-semi-space-size=8']
+export const EMBEDDED_COMMANDS = ['up', 'replay', 'serve', 'sql']
+
+/** The Node flags ./tickflow starts a command with. */
+export function nodeFlagsFor(command: string | undefined): string[] {
+  if (command === 'process') return PROCESSOR_NODE_FLAGS
+  return command !== undefined && EMBEDDED_COMMANDS.includes(command) ? EMBEDDED_NODE_FLAGS : []
+}

@@ -312,10 +312,28 @@ function deserializeError(e: SerializedError): Error {
   return err
 }
 
-/** PGlite in the calling thread (the store's thread, and the benchmark's COPY baseline). */
-export async function openPgliteHere(dataDir: string): Promise<Db> {
+/**
+ * PostgreSQL settings of the embedded store, on top of PGlite's own start parameters.
+ * `shared_buffers` 32 MB instead of initdb's 128 MB: PGlite's WebAssembly memory only grows, so
+ * every buffer a long run touches stays resident, and the files beneath are in the operating
+ * system's cache anyway. It took 110 MiB off `tickflow up` (535-549 -> 425-435 MiB) and nothing
+ * measurable off a 654,140-trade replay (docs/benchmarks.md, "Eighth pass").
+ */
+export const EMBEDDED_SETTINGS: readonly string[] = ['shared_buffers=32MB']
+
+/** PGlite's start parameters with EMBEDDED_SETTINGS added. */
+export function withEmbeddedSettings(defaults: readonly string[]): string[] {
+  return [...defaults, ...EMBEDDED_SETTINGS.flatMap((setting) => ['-c', setting])]
+}
+
+/**
+ * PGlite in the calling thread: the store's thread (`store: true`, with EMBEDDED_SETTINGS), and
+ * the benchmark's COPY baseline (PGlite as it ships).
+ */
+export async function openPgliteHere(dataDir: string, options: { store?: boolean } = {}): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite')
-  const db: PGlite = await PGlite.create({ dataDir })
+  const startParams = options.store ? withEmbeddedSettings(PGlite.defaultStartParams) : undefined
+  const db: PGlite = await PGlite.create({ dataDir, ...(startParams ? { startParams } : {}) })
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<R>(sql: string, params?: unknown[]): Promise<R[]> {
       const res = await q.query<R>(sql, params, {

@@ -95,7 +95,7 @@ function serve(db: Db, port: NonNullable<typeof parentPort>): void {
 if (parentPort) {
   const port = parentPort
   try {
-    const db = await openPgliteHere((workerData as { dataDir: string }).dataDir)
+    const db = await openPgliteHere((workerData as { dataDir: string }).dataDir, { store: true })
     serve(db, port)
     port.postMessage({ id: 0, ready: true } satisfies PgliteReply)
   } catch (err) {

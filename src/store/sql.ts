@@ -8,6 +8,7 @@ import { isIP } from 'node:net'
 import pg from 'pg'
 import type { PGlite } from '@electric-sql/pglite'
 import { ConfigError, TickflowError, errorMessage } from '../errors.ts'
+import { withEmbeddedSettings } from './db.ts'
 
 export interface SqlResult {
   /** Column names and whether the column is numeric (right-aligned in a table). */
@@ -41,7 +42,10 @@ export class NoStoreError extends TickflowError {
 export async function openEmbedded(dir: string): Promise<PGlite> {
   if (!existsSync(dir)) throw new NoStoreError(dir)
   const { PGlite } = await import('@electric-sql/pglite')
-  const db = await PGlite.create({ dataDir: dir })
+  const db = await PGlite.create({
+    dataDir: dir,
+    startParams: withEmbeddedSettings(PGlite.defaultStartParams),
+  })
   await db.exec("set time zone 'UTC'")
   return db
 }

@@ -12,7 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
 import { checkBars } from '../support/bars.ts'
 import { root } from '../support/kafka.ts'
-import { PROCESSOR_NODE_FLAGS } from '../../src/cli/node-flags.ts'
+import {
+  EMBEDDED_COMMANDS,
+  EMBEDDED_NODE_FLAGS,
+  PROCESSOR_NODE_FLAGS,
+  nodeFlagsFor,
+} from '../../src/cli/node-flags.ts'
 
 const noServices = { KAFKA_BROKERS: '', DATABASE_URL: '' }
 
@@ -108,17 +113,21 @@ test('a bad flag or variable stops tickflow with one line naming it', async () =
   assert.match(secret.output, /^tickflow: invalid DATABASE_URL: /)
 })
 
-test('the ./tickflow launcher runs the processor with the heap limits the benchmark measured', () => {
+test('the ./tickflow launcher starts each command with the Node flags the benchmark measured', () => {
   const launcher = readFileSync(join(root, 'tickflow'), 'utf8')
-  const line = launcher.split('\n').find((l) => l.includes('exec node --max'))
-  assert.ok(line, 'no processor line in ./tickflow')
-  assert.deepEqual(
-    line
-      .trim()
-      .split(/\s+/)
-      .slice(2, 2 + PROCESSOR_NODE_FLAGS.length),
-    PROCESSOR_NODE_FLAGS,
-  )
+  const flagsOf = (pattern: string): string[] => {
+    const line = new RegExp(
+      `^\\s*${pattern}\\) exec node (.*?) "\\$TICKFLOW_ROOT/bin/tickflow\\.js" "\\$@" ;;$`,
+      'm',
+    ).exec(launcher)
+    assert.ok(line, `no ${pattern} line in ./tickflow`)
+    return line[1]!.split(/\s+/)
+  }
+  assert.deepEqual(flagsOf('process'), nodeFlagsFor('process'))
+  assert.deepEqual(flagsOf(EMBEDDED_COMMANDS.join(' \\| ')), EMBEDDED_NODE_FLAGS)
+  for (const command of EMBEDDED_COMMANDS) assert.deepEqual(nodeFlagsFor(command), EMBEDDED_NODE_FLAGS)
+  assert.deepEqual(PROCESSOR_NODE_FLAGS, ['--max-old-space-size=192', '--max-semi-space-size=8'])
+  assert.deepEqual(nodeFlagsFor('bench'), [])
 })
 
 test('LOG_FILE gets JSON lines with the trace of each batch', async (t) => {

@@ -1,14 +1,17 @@
-// TICKFLOW_EMBEDDED_OPTIMIZE decides whether V8 may optimise PGlite's WebAssembly in the process
-// that holds the embedded store (src/store/wasm-tier.ts). Checked with V8's own trace of what it
-// compiled: the PGlite module is the one with thousands of functions, and with optimisation off
-// none of them is compiled by TurboFan, while a bulk replay (auto) or `on` optimises its hot ones.
+// The embedded store's memory settings. TICKFLOW_EMBEDDED_OPTIMIZE decides whether V8 may optimise
+// PGlite's WebAssembly in the process that holds the store (src/store/wasm-tier.ts), checked with
+// V8's own trace of what it compiled: the PGlite module is the one with thousands of functions, and
+// with optimisation off none of them is compiled by TurboFan, while a bulk replay (auto) or `on`
+// optimises its hot ones. The store runs with shared_buffers 32 MB (EMBEDDED_SETTINGS), in its
+// thread and in tickflow sql; PGlite as it ships (the benchmark's baseline) keeps 128 MB.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openPglite } from '../../src/store/db.ts'
+import { openPglite, openPgliteHere } from '../../src/store/db.ts'
+import { runCli } from '../support/cli.ts'
 import { root } from '../support/kafka.ts'
 import { dataFile } from '../support/data.ts'
 
@@ -102,4 +105,21 @@ test('a bad TICKFLOW_EMBEDDED_OPTIMIZE stops the command with one line naming it
   const lines = run.output.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Compiled '))
   assert.equal(lines.length, 1, run.output)
   assert.match(lines[0]!, /TICKFLOW_EMBEDDED_OPTIMIZE/)
+})
+
+test('the embedded store runs with shared_buffers 32 MB, tickflow sql too; PGlite as shipped 128 MB', async (t) => {
+  const dir = tempDir(t)
+  const store = await openPglite(join(dir, 'data/pglite'))
+  const [inStore] = await store.query<{ shared_buffers: string }>('show shared_buffers')
+  await store.close()
+  assert.equal(inStore!.shared_buffers, '32MB')
+  const sql = await runCli(['sql', '-c', 'show shared_buffers', '--csv'], {
+    TICKFLOW_DATA_DIR: join(dir, 'data'),
+  })
+  assert.equal(sql.code, 0, sql.output)
+  assert.equal(sql.output.trim().split('\n').at(-1), '32MB')
+  const shipped = await openPgliteHere(join(dir, 'data/pglite'))
+  const [asShipped] = await shipped.query<{ shared_buffers: string }>('show shared_buffers')
+  await shipped.close()
+  assert.equal(asShipped!.shared_buffers, '128MB')
 })

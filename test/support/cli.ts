@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { root } from './kafka.ts'
-import { PROCESSOR_NODE_FLAGS } from '../../src/cli/node-flags.ts'
+import { nodeFlagsFor } from '../../src/cli/node-flags.ts'
 
 export interface CliProcess {
   child: ChildProcess
@@ -11,7 +11,8 @@ export interface CliProcess {
 }
 
 export function startCli(args: string[], env: Record<string, string>, cwd = root): CliProcess {
-  const flags = args[0] === 'process' ? PROCESSOR_NODE_FLAGS : []
+  // As ./tickflow starts the command.
+  const flags = nodeFlagsFor(args[0])
   const child = spawn(process.execPath, [...flags, join(root, 'bin/tickflow.js'), ...args], {
     cwd,
     env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env },
