@@ -118,7 +118,7 @@ const RATE = Number(args.rate)
 const LATENCY_S = args.quick ? 10 : Number(args['latency-seconds'])
 const NAIVE_S = args.quick ? 5 : Number(args['naive-seconds'])
 const EMBEDDED_N = args.quick ? 50_000 : Number(args['embedded-trades'])
-const UP_SECONDS = Number(args['up-seconds'])
+const UP_SECONDS = args.quick ? 5 : Number(args['up-seconds'])
 const PEER_N = args['peer-trades'] ? Number(args['peer-trades']) : N
 const KAFKA_PORT = Number(args['kafka-port'])
 if (args.peer && args.embedded) {
@@ -619,6 +619,8 @@ async function embeddedCommand(args: string[], dataDir: string, extraEnv: NodeJS
   }
   delete env.KAFKA_BROKERS
   delete env.DATABASE_URL
+  // The runs choose the optimisation themselves, whatever the caller's shell says.
+  if (!('TICKFLOW_EMBEDDED_OPTIMIZE' in extraEnv)) delete env.TICKFLOW_EMBEDDED_OPTIMIZE
   const t0 = performance.now()
   // With the Node flags ./tickflow starts the command with.
   const child = spawn(process.execPath, [...nodeFlagsFor(args[0]), join(root, 'bin/tickflow.js'), ...args], {

@@ -49,7 +49,10 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
       lastPrices: (symbols) => (opened.db ? lastStoredPrices(opened.db, symbols) : Promise.resolve({})),
     })
     await source.check?.()
-    rt.bulkLoad = sourceName === 'replay' && ctx.config.speed === 0
+    // A bulk load: a replay or the simulator as fast as they go (TICKFLOW_EMBEDDED_OPTIMIZE=auto).
+    rt.bulkLoad =
+      (sourceName === 'replay' && ctx.config.speed === 0) ||
+      (sourceName === 'simulator' && ctx.config.rate === 0)
     // The file is read (and refused) before the data directory is claimed, let alone created.
     rt.claimDataDir()
     // Registered before anything listens: a schema the registry refuses ends the command here.

@@ -94,17 +94,22 @@ export class Runtime {
   }
 
   /**
-   * Whether the command is a bulk load (a replay at full speed, a daily-bars import): with
+   * Whether the command is a bulk load (a replay or the simulator at full speed, a daily-bars
+   * import): with
    * TICKFLOW_EMBEDDED_OPTIMIZE=auto the embedded store then lets V8 optimise PGlite.
    */
   bulkLoad = false
+  /** Set by serveThenOpen: a command that serves (and runs) for long. */
+  private serving = false
 
   /** Opens the database (no migrations). */
   async openDb(): Promise<Db> {
     const setting = this.config.embeddedOptimize
     const optimize = setting === 'on' || (setting === 'auto' && this.bulkLoad)
+    // Said where it matters, in the long-running commands and bulk loads; a short one (migrate,
+    // purge) keeps its output to its result.
     if (!this.config.databaseUrl)
-      this.log.info(
+      this.log[this.serving || this.bulkLoad ? 'info' : 'debug'](
         { optimize, setting },
         `embedded database: WebAssembly optimisation ${optimize ? 'on' : 'off'}`,
       )
@@ -136,6 +141,7 @@ export class Runtime {
     kafka?: boolean
     database?: boolean
   }): Promise<{ app: FastifyInstance; db?: Db }> {
+    this.serving = true
     const gate = o.api || o.database ? gatedDb(this.config.databaseUrl ? 'postgres' : 'pglite') : undefined
     const readiness: Record<string, () => Promise<void>> = {}
     if (gate) readiness.database = async () => void (await gate.db.query('select 1'))

@@ -172,7 +172,7 @@ const table = [
     key: 'embeddedOptimize',
     flag: 'embedded-optimize',
     env: 'TICKFLOW_EMBEDDED_OPTIMIZE',
-    help: 'V8 optimisation of the embedded database: on (bulk ingest ~1.7x faster, ~0.5 GiB more peak memory), off, or auto (on for a replay at --speed 0 and a daily-bars import)',
+    help: 'V8 optimisation of the embedded database: on (bulk ingest ~1.6x faster, 0.2-0.6 GiB more memory), off, or auto (on for a replay at --speed 0, the simulator at --rate 0, a daily-bars import)',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),
   },
   {

@@ -115,18 +115,20 @@ test('a bad flag or variable stops tickflow with one line naming it', async () =
 
 test('the ./tickflow launcher starts each command with the Node flags the benchmark measured', () => {
   const launcher = readFileSync(join(root, 'tickflow'), 'utf8')
-  const flagsOf = (pattern: string): string[] => {
-    const line = new RegExp(
-      `^\\s*${pattern}\\) exec node (.*?) "\\$TICKFLOW_ROOT/bin/tickflow\\.js" "\\$@" ;;$`,
-      'm',
-    ).exec(launcher)
-    assert.ok(line, `no ${pattern} line in ./tickflow`)
-    return line[1]!.split(/\s+/)
-  }
-  assert.deepEqual(flagsOf('process'), nodeFlagsFor('process'))
-  assert.deepEqual(flagsOf(EMBEDDED_COMMANDS.join(' \\| ')), EMBEDDED_NODE_FLAGS)
-  for (const command of EMBEDDED_COMMANDS) assert.deepEqual(nodeFlagsFor(command), EMBEDDED_NODE_FLAGS)
+  // Every arm of its case statement: the commands it names and the flags it gives them.
+  const arms = [
+    ...launcher.matchAll(/^\s*([a-z |]+)\) exec node (.*?) "\$TICKFLOW_ROOT\/bin\/tickflow\.js" "\$@" ;;$/gm),
+  ]
+  assert.equal(arms.length, 2, 'the processor arm and the embedded commands arm')
+  const named: string[] = []
+  for (const [, commands, flags] of arms)
+    for (const command of commands!.split('|').map((c) => c.trim())) {
+      named.push(command)
+      assert.deepEqual(flags!.split(/\s+/), nodeFlagsFor(command), command)
+    }
+  assert.deepEqual(named.sort(), ['process', ...EMBEDDED_COMMANDS].sort())
   assert.deepEqual(PROCESSOR_NODE_FLAGS, ['--max-old-space-size=192', '--max-semi-space-size=8'])
+  assert.deepEqual(EMBEDDED_NODE_FLAGS, ['--max-semi-space-size=8'])
   assert.deepEqual(nodeFlagsFor('bench'), [])
 })
 
