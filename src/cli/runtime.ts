@@ -10,6 +10,7 @@ import { createKafkaBus } from '../bus/kafka.ts'
 import { createMemoryBus } from '../bus/memory.ts'
 import type { Bus } from '../bus/types.ts'
 import { connectPostgres, openPglite, type Db } from '../store/db.ts'
+import { optimisesEmbedded } from '../store/wasm-tier.ts'
 import { migrate } from '../store/migrate.ts'
 import { TickStore, storedOffsets } from '../store/ticks.ts'
 import { startProcessor, type Processor, type ProcessorOptions } from '../processor/processor.ts'
@@ -95,8 +96,7 @@ export class Runtime {
 
   /**
    * Whether the command is a bulk load (a replay or the simulator at full speed, a daily-bars
-   * import): with
-   * TICKFLOW_EMBEDDED_OPTIMIZE=auto the embedded store then lets V8 optimise PGlite.
+   * import): with TICKFLOW_EMBEDDED_OPTIMIZE=auto the embedded store then lets V8 optimise PGlite.
    */
   bulkLoad = false
   /** Set by serveThenOpen: a command that serves (and runs) for long. */
@@ -104,16 +104,16 @@ export class Runtime {
 
   /** Opens the database (no migrations). */
   async openDb(): Promise<Db> {
-    const setting = this.config.embeddedOptimize
-    const optimize = setting === 'on' || (setting === 'auto' && this.bulkLoad)
     // Said where it matters, in the long-running commands and bulk loads; a short one (migrate,
     // purge) keeps its output to its result.
-    if (!this.config.databaseUrl)
+    if (!this.config.databaseUrl) {
+      const optimize = optimisesEmbedded(this.config.embeddedOptimize, this.bulkLoad)
       this.log[this.serving || this.bulkLoad ? 'info' : 'debug'](
-        { optimize, setting },
+        { optimize, setting: this.config.embeddedOptimize },
         `embedded database: WebAssembly optimisation ${optimize ? 'on' : 'off'}`,
       )
-    const db = await openDatabase(this.config, this.name, { optimize })
+    }
+    const db = await openDatabase(this.config, this.name, this.bulkLoad)
     this.defer('database', () => db.close())
     return db
   }
@@ -281,16 +281,11 @@ export async function withRuntime(
   }
 }
 
-/** `embedded.optimize`: see TICKFLOW_EMBEDDED_OPTIMIZE; unset, only its value `on` optimises. */
-export async function openDatabase(
-  config: Config,
-  applicationName: string,
-  embedded: { optimize?: boolean } = {},
-): Promise<Db> {
+export async function openDatabase(config: Config, applicationName: string, bulkLoad = false): Promise<Db> {
   if (!config.databaseUrl) {
     const dir = resolve(config.dataDir, 'pglite')
     makeDirs(dir)
-    return openPglite(dir, { optimize: embedded.optimize ?? config.embeddedOptimize === 'on' })
+    return openPglite(dir, { optimize: optimisesEmbedded(config.embeddedOptimize, bulkLoad) })
   }
   const db = connectPostgres(config.databaseUrl, { applicationName })
   try {

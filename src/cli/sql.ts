@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import { text } from 'node:stream/consumers'
 import { allSettings } from './settings.ts'
 import { loadConfig } from '../config/load.ts'
-import { keepWasmAtBaseline } from '../store/wasm-tier.ts'
+import { keepWasmAtBaseline, optimisesEmbedded } from '../store/wasm-tier.ts'
 import { UsageError, errorMessage } from '../errors.ts'
 import { listenAddress, openSqlSession, serveEmbedded, type SqlResult } from '../store/sql.ts'
 import type { Command } from './command.ts'
@@ -91,7 +91,7 @@ export const sqlCommand: Command = {
     const config = loadConfig({ flags })
     const dir = resolve(config.dataDir, 'pglite')
     // Queries, not a bulk load: PGlite stays at V8's baseline tier unless asked (src/store/wasm-tier.ts).
-    if (!config.databaseUrl && config.embeddedOptimize !== 'on') keepWasmAtBaseline()
+    if (!config.databaseUrl && !optimisesEmbedded(config.embeddedOptimize, false)) keepWasmAtBaseline()
     if (typeof values.listen === 'string') {
       if (config.databaseUrl)
         throw new UsageError(

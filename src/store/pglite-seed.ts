@@ -1,10 +1,10 @@
 // A new embedded store starts as a copy of an empty, initialised PGlite cluster instead of running
 // initdb itself. initdb under WASM takes seconds and, with V8's optimising compiler, over 1 GiB of
-// memory; opening an initialised directory takes about half a second. The empty cluster (the template) is made once
-// per PGlite version, in a short-lived child process so the memory of initdb is never the
-// pipeline's, and kept in the user's cache directory. A template that cannot be made or copied
-// (no cache directory, a read-only home) only costs the time it saves: PGlite then initialises
-// the store itself, as before.
+// memory; opening an initialised directory takes about half a second. The empty cluster (the
+// template) is made once per PGlite version, in a short-lived child process so the memory of
+// initdb is never the pipeline's, and kept in the user's cache directory. A template that cannot
+// be made or copied (no cache directory, a read-only home) only costs the time it saves: PGlite
+// then initialises the store itself, as before.
 import { execFile } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'

@@ -15,3 +15,11 @@ export const BASELINE_WASM_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tier
 export function keepWasmAtBaseline(): void {
   for (const flag of BASELINE_WASM_FLAGS) v8.setFlagsFromString(flag)
 }
+
+/**
+ * Whether V8 may optimise PGlite in this process, by TICKFLOW_EMBEDDED_OPTIMIZE: `on`, or `auto` in
+ * a bulk load (a replay or the simulator at full speed, a daily-bars import).
+ */
+export function optimisesEmbedded(setting: 'auto' | 'on' | 'off', bulkLoad: boolean): boolean {
+  return setting === 'on' || (setting === 'auto' && bulkLoad)
+}
