@@ -63,7 +63,11 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
     opened.db = db
     await rt.ensureTopics(db)
     const processor = await rt.startProcessor(db, {
-      onCommitted: (r, bars) => hub.publish(liveEvents(r, bars)),
+      // Events are made only for subscribers, and the bars as stored sent back only for them.
+      onCommitted: (r, bars) => {
+        if (hub.size > 0) hub.publish(liveEvents(r, bars))
+      },
+      wantsBars: () => hub.size > 0,
     })
     startAlertWebhooks(rt, db, ctx.config)
     rt.log.info({ bus: rt.bus().kind, store: db.kind, source: sourceName }, 'pipeline started')

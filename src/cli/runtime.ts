@@ -215,7 +215,7 @@ export class Runtime {
   }
 
   /** Starts the processor (joins the consumer group) over the migrated database. */
-  async startProcessor(db: Db, extra: Pick<ProcessorOptions, 'onCommitted'> = {}): Promise<Processor> {
+  async startProcessor(db: Db, extra: Pick<ProcessorOptions, 'onCommitted' | 'wantsBars'> = {}): Promise<Processor> {
     const c = this.config
     const bus = this.bus()
     const store = new TickStore(db)

@@ -55,7 +55,8 @@ export function uniqueOffsets(items: BatchItem[]): BatchItem[] {
 
 /**
  * Stores classified items exactly once: the day partitions they need, then their plan in one
- * transaction. `beforeCommit` gets the plan's dead letters inside that transaction.
+ * transaction. `beforeCommit` gets the plan's dead letters inside that transaction;
+ * `barsAsStored` says whether the result needs the bars as stored (TickStore.commit).
  */
 export async function writeBatch(
   store: TickStore,
@@ -63,6 +64,7 @@ export async function writeBatch(
   items: BatchItem[],
   beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
   prepared?: PreparedWrite,
+  barsAsStored?: () => boolean,
 ): Promise<BatchResult> {
   const ticks: Tick[] = []
   for (const i of items) if (i.tick) ticks.push(i.tick)
@@ -75,6 +77,7 @@ export async function writeBatch(
     (ctx) => buildPlan(items, ctx, timezone, cache),
     beforeCommit,
     prepared,
+    barsAsStored,
   )
 }
 

@@ -42,6 +42,11 @@ export interface ProcessorOptions {
    * the next batch has sent its first statement.
    */
   onCommitted?: (result: BatchResult, bars: BarUpdate[], committedAt: number) => void
+  /**
+   * Whether onCommitted wants the batch's bars as stored (the live tail has subscribers); asked per
+   * batch. Without it they are sent back whenever onCommitted is given; without onCommitted, never.
+   */
+  wantsBars?: () => boolean
   /** Where Avro-framed messages find their writer schemas; without it they are dead letters. */
   registry?: SchemaRegistry
 }
@@ -56,6 +61,7 @@ export interface Processor {
 export function startProcessor(o: ProcessorOptions): Processor {
   const consumer = o.bus.consumer({ groupId: o.groupId, topics: [o.topic], maxBatch: o.maxBatch ?? 5000 })
   const dlq: BusProducer | undefined = o.dlqTopic ? o.bus.producer() : undefined
+  const wantsBars = o.onCommitted ? (o.wantsBars ?? (() => true)) : () => false
   let closing = false
   const lastStoredTimestamp = new Map<number, number>()
   const unmappedSeen = new Set<string>()
@@ -219,7 +225,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
   // commits: at least once into the topic (a crash after publishing re-publishes), exactly once
   // into the dead_letters table.
   const writeOnce = (items: BatchItem[], publish: boolean, prepared?: PreparedWrite): Promise<BatchResult> =>
-    writeBatch(o.store, o.groupId, items, dlq && publish ? publishDead : undefined, prepared)
+    writeBatch(o.store, o.groupId, items, dlq && publish ? publishDead : undefined, prepared, wantsBars)
 
   async function publishDead(dead: DeadLetter[]): Promise<void> {
     if (!dlq || !o.dlqTopic) return

@@ -5,8 +5,8 @@
 // ticks (COPY), bars, dead letters and offsets are written together.
 import { createHash } from 'node:crypto'
 import { prepared, type Db, type Queryable } from './db.ts'
-import { upsertBars } from './bars.ts'
-import type { Bar, DeadLetter, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
+import { readBars, upsertBars } from './bars.ts'
+import type { Bar, DeadLetter, PartialBar, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
 import type { AlertHistory, AlertRule, HistoryNeed } from '../domain/alerts.ts'
 import { insertFirings, listRules, readHistory, type StoredAlertFiring } from './alerts.ts'
 import { PartitionRanges, ensurePartition } from './partitions.ts'
@@ -142,7 +142,10 @@ export class TickStore {
    * One batch in one transaction: locks the group's offsets of `partitions`, lets `build` make the
    * plan against them, and persists it. `beforeCommit` runs inside the transaction with the plan's
    * dead letters: the processor publishes them to the DLQ topic there, so a batch is never
-   * committed without its dead letters having been published.
+   * committed without its dead letters having been published. `barsAsStored` says whether the
+   * result needs the batch's bars as stored (the live tail's subscribers): asked before the writes
+   * (the upsert then answers with them) and again after the commit (a subscriber that came in
+   * between gets them read).
    */
   async commit(
     groupId: string,
@@ -150,7 +153,23 @@ export class TickStore {
     build: (ctx: PlanContext) => Promise<WritePlan>,
     beforeCommit?: (dead: DeadLetter[]) => Promise<void>,
     prepared?: PreparedWrite,
+    barsAsStored: () => boolean = () => true,
   ): Promise<BatchResult> {
+    const asStored = barsAsStored()
+    const { result, bars } = await this.#commit(groupId, partitions, build, beforeCommit, prepared, asStored)
+    if (!asStored && barsAsStored()) result.bars = await readBars(this.db, bars)
+    return result
+  }
+
+  /** commit(), also returning the plan's partial bars. */
+  async #commit(
+    groupId: string,
+    partitions: { topic: string; partition: number }[],
+    build: (ctx: PlanContext) => Promise<WritePlan>,
+    beforeCommit: ((dead: DeadLetter[]) => Promise<void>) | undefined,
+    prepared: PreparedWrite | undefined,
+    asStored: boolean,
+  ): Promise<{ result: BatchResult; bars: PartialBar[] }> {
     const db = this.db
     if (
       prepared &&
@@ -161,20 +180,21 @@ export class TickStore {
       // A small batch: its round trips cost more than its rows. Sent in one go without COPY; when
       // the bet lost, nothing of it stays and the batch takes the usual path.
       const held = await db.pipelined(async (tx) => {
-        const outcome = await writePrepared(tx, groupId, partitions, prepared, true)
+        const outcome = await writePrepared(tx, groupId, partitions, prepared, asStored, true)
         return { commit: outcome.result !== undefined, value: outcome.result }
       })
-      if (held) return held
-      return { ...(await this.commit(groupId, partitions, build, beforeCommit)), prepared: 'lost' }
+      if (held) return { result: held, bars: prepared.plan.bars }
+      const again = await this.#commit(groupId, partitions, build, beforeCommit, undefined, asStored)
+      return { ...again, result: { ...again.result, prepared: 'lost' } }
     }
     return db.transaction(async (tx) => {
       let stored: Map<string, bigint>
       if (prepared) {
-        const outcome = await writePrepared(tx, groupId, partitions, prepared)
+        const outcome = await writePrepared(tx, groupId, partitions, prepared, asStored)
         if (outcome.result) {
           if (beforeCommit && prepared.plan.deadLetters.length > 0)
             await beforeCommit(prepared.plan.deadLetters)
-          return outcome.result
+          return { result: outcome.result, bars: prepared.plan.bars }
         }
         stored = outcome.stored
       } else stored = await lockOffsets(tx, groupId, partitions)
@@ -188,13 +208,13 @@ export class TickStore {
       // rest (with COPY among them, each waits for the answer to the one before).
       const [, bars, firings] = await Promise.all([
         plan.ticks.length > 0 ? tx.copyIn(COPY_TICKS, ticksToCopy(plan.ticks)) : undefined,
-        upsertBars(tx, plan.bars),
+        upsertBars(tx, plan.bars, asStored),
         insertFirings(tx, plan.firings ?? []),
         plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
         saveOffsets(tx, groupId, plan.offsets),
       ])
       if (beforeCommit && plan.deadLetters.length > 0) await beforeCommit(plan.deadLetters)
-      return {
+      const result: BatchResult = {
         stored: plan.ticks,
         deadLettered: plan.deadLetters,
         skipped: plan.skipped,
@@ -202,6 +222,7 @@ export class TickStore {
         firings,
         ...(prepared ? { prepared: 'lost' as const } : {}),
       }
+      return { result, bars: plan.bars }
     })
   }
 
@@ -231,6 +252,7 @@ async function writePrepared(
   groupId: string,
   partitions: { topic: string; partition: number }[],
   p: PreparedWrite,
+  asStored: boolean,
   pipelined = false,
 ): Promise<{ result?: BatchResult; stored: Map<string, bigint> }> {
   const { plan } = p
@@ -248,7 +270,7 @@ async function writePrepared(
       : pipelined
         ? tx.query(INSERT_TICKS, tickColumns(plan.ticks))
         : tx.copyIn(COPY_TICKS, p.tickRows),
-    upsertBars(tx, plan.bars),
+    upsertBars(tx, plan.bars, asStored),
     plan.deadLetters.length > 0 ? insertDeadLetters(tx, plan.deadLetters) : undefined,
     saveOffsets(tx, groupId, plan.offsets),
   ])
