@@ -16,8 +16,13 @@ export interface WebhookOptions {
   /** The longest wait between two attempts (the backoff doubles from `baseMs` up to it). */
   maxBackoffMs: number
   baseMs?: number
-  /** How often the outbox is checked for due deliveries. */
+  /** How often the outbox is checked for due deliveries (default 250 ms). */
   pollMs?: number
+  /**
+   * This process alone writes the outbox (the embedded store, held by one process): between
+   * wakes it sleeps until the next delivery falls due, read from the outbox, instead of polling.
+   */
+  soleWriter?: boolean
   /** Deliveries posted at once. */
   batch?: number
   onError?: (err: unknown) => void
@@ -71,14 +76,29 @@ select count(*)::int as pending,
   from alert_deliveries d join alert_firings f on f.id = d.firing_id
  where d.delivered_at is null`
 
+/** Milliseconds until the next undelivered row falls due (negative: due now); null when none. */
+const NEXT_DUE = `
+select (extract(epoch from min(next_attempt_at) - now()) * 1000)::float8 as ms
+  from alert_deliveries where delivered_at is null`
+
+/** The longest a sole writer's deliverer sleeps without being woken. */
+const SOLE_WRITER_MAX_SLEEP_MS = 60_000
+
+export interface WebhookDelivery {
+  /** Stops delivering, waiting for the requests under way. */
+  stop: () => Promise<void>
+  /** Firings were stored: looks for due deliveries now rather than at the next poll. */
+  wake: () => void
+}
+
 /** The undelivered rows of the outbox (every process's), for the gauges. */
 export async function readOutbox(db: Db): Promise<OutboxState> {
   const [row] = await db.query<OutboxState>(OUTBOX)
   return { pending: row!.pending, oldestSeconds: row!.oldestSeconds }
 }
 
-/** Starts delivering; the returned function stops it (waiting for the requests under way). */
-export function startWebhookDelivery(db: Db, o: WebhookOptions): () => Promise<void> {
+/** Starts delivering. */
+export function startWebhookDelivery(db: Db, o: WebhookOptions): WebhookDelivery {
   const base = Math.min(o.baseMs ?? 500, o.maxBackoffMs)
   const abort = new AbortController()
   const probe = (): Promise<OutboxState> => readOutbox(db)
@@ -99,23 +119,37 @@ export function startWebhookDelivery(db: Db, o: WebhookOptions): () => Promise<v
     await Promise.all(due.map((d) => deliver(db, d, limits)))
     return due.length
   }
+  /** Set by wake(): the sleep in progress ends, or the next one does not start. */
+  let woken = new AbortController()
+  const pause = async (): Promise<void> => {
+    let ms = o.pollMs ?? 250
+    if (o.soleWriter) {
+      const [row] = await db.query<{ ms: number | null }>(NEXT_DUE)
+      const due = row?.ms ?? null
+      ms = due === null ? SOLE_WRITER_MAX_SLEEP_MS : Math.min(Math.max(due, ms), SOLE_WRITER_MAX_SLEEP_MS)
+    }
+    await sleep(ms, AbortSignal.any([abort.signal, woken.signal]))
+  }
   const loop = async (): Promise<void> => {
     while (!abort.signal.aborted) {
-      let n = 0
+      if (woken.signal.aborted) woken = new AbortController()
       try {
-        n = await round()
+        if ((await round()) === 0) await pause()
       } catch (err) {
         o.onError?.(err)
+        await sleep(o.pollMs ?? 250, abort.signal)
       }
-      if (n === 0) await sleep(o.pollMs ?? 250, abort.signal)
     }
   }
   running = loop()
-  return async () => {
-    abort.abort()
-    await running
-    running = undefined
-    if (o.metrics?.webhookOutbox.probe === probe) o.metrics.webhookOutbox.probe = undefined
+  return {
+    wake: () => woken.abort(),
+    stop: async () => {
+      abort.abort()
+      await running
+      running = undefined
+      if (o.metrics?.webhookOutbox.probe === probe) o.metrics.webhookOutbox.probe = undefined
+    },
   }
 }
 

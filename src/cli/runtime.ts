@@ -101,6 +101,8 @@ export class Runtime {
   bulkLoad = false
   /** Set by serveThenOpen: a command that serves (and runs) for long. */
   private serving = false
+  /** Set by startAlertWebhooks: the deliverer looks for due deliveries when a batch stored firings. */
+  wakeWebhooks?: () => void
 
   /** Opens the database (no migrations). */
   async openDb(): Promise<Db> {
@@ -215,7 +217,10 @@ export class Runtime {
   }
 
   /** Starts the processor (joins the consumer group) over the migrated database. */
-  async startProcessor(db: Db, extra: Pick<ProcessorOptions, 'onCommitted' | 'wantsBars'> = {}): Promise<Processor> {
+  async startProcessor(
+    db: Db,
+    extra: Pick<ProcessorOptions, 'onCommitted' | 'wantsBars'> = {},
+  ): Promise<Processor> {
     const c = this.config
     const bus = this.bus()
     const store = new TickStore(db)
@@ -232,6 +237,7 @@ export class Runtime {
       allowedLatenessMs: c.allowedLateness,
       registry: createRegistry(c),
       maxBatch: bus.kind === 'memory' ? EMBEDDED_MAX_BATCH : undefined,
+      onFired: () => this.wakeWebhooks?.(),
       ...extra,
     })
     // Partitions are created a day ahead; long-running processors renew them hourly.

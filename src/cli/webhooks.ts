@@ -7,11 +7,17 @@ import type { Runtime } from './runtime.ts'
 import type { Config } from '../config/schema.ts'
 
 export function startAlertWebhooks(rt: Runtime, db: Db, config: Config): void {
-  const stop = startWebhookDelivery(db, {
+  const delivery = startWebhookDelivery(db, {
     timeoutMs: config.alertWebhookTimeout,
     maxBackoffMs: config.alertWebhookMaxBackoff,
     metrics: rt.metrics,
     onError: (err) => rt.log.warn({ err: errorMessage(err) }, 'alert webhook delivery failed; retrying'),
+    // The embedded store is held by this process alone: its outbox changes only from here.
+    soleWriter: db.kind === 'pglite',
   })
-  rt.defer('alert webhooks', stop)
+  rt.wakeWebhooks = delivery.wake
+  rt.defer('alert webhooks', () => {
+    rt.wakeWebhooks = undefined
+    return delivery.stop()
+  })
 }

@@ -47,6 +47,8 @@ export interface ProcessorOptions {
    * batch. Without it they are sent back whenever onCommitted is given; without onCommitted, never.
    */
   wantsBars?: () => boolean
+  /** Called after a committed batch that stored alert firings (their webhooks are due). */
+  onFired?: () => void
   /** Where Avro-framed messages find their writer schemas; without it they are dead letters. */
   registry?: SchemaRegistry
 }
@@ -159,6 +161,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
     o.metrics.duplicatesSkipped.inc(result.skipped)
     for (const d of result.deadLettered) o.metrics.deadLetters.inc({ reason: d.reason })
     for (const f of result.firings ?? []) o.metrics.alertFirings.inc({ kind: f.kind })
+    if (result.firings?.length) o.onFired?.()
     // The batch's partition list is built only when the line is written.
     if (o.log.isLevelEnabled('debug'))
       o.log.debug(

@@ -129,7 +129,7 @@ test('alert firings are counted by kind as stored, and webhook posts, retries, l
   assert.equal(await sample(metrics, 'tickflow_alert_webhook_outbox_pending'), 5)
 
   // A request time limit no loaded machine reaches: no attempt is repeated for a lost answer.
-  const stop = startWebhookDelivery(db, {
+  const { stop } = startWebhookDelivery(db, {
     timeoutMs: 60_000,
     maxBackoffMs: 100,
     baseMs: 20,
