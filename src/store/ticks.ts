@@ -157,7 +157,9 @@ export class TickStore {
   ): Promise<BatchResult> {
     const asStored = barsAsStored()
     const { result, bars } = await this.#commit(groupId, partitions, build, beforeCommit, prepared, asStored)
-    if (!asStored && barsAsStored()) result.bars = await readBars(this.db, bars)
+    // The batch is committed whatever this read does: a failed one leaves the live tail without
+    // these bar updates rather than failing (and retrying) a stored batch.
+    if (!asStored && barsAsStored()) result.bars = await readBars(this.db, bars).catch(() => [])
     return result
   }
 
