@@ -20,6 +20,25 @@ interface Topic {
   base: bigint[]
 }
 
+/**
+ * A batch as runs of one partition (take() builds it partition by partition): per run its
+ * message count and last offset, so the bookkeeping of a batch of 20,000 makes a key per run, not
+ * per message.
+ */
+function runsOf(
+  batch: readonly BusMessage[],
+): { topic: string; partition: number; count: number; last: bigint }[] {
+  const runs: { topic: string; partition: number; count: number; last: bigint }[] = []
+  let run: (typeof runs)[number] | undefined
+  for (const m of batch) {
+    if (run?.partition !== m.partition || run.topic !== m.topic)
+      runs.push((run = { topic: m.topic, partition: m.partition, count: 0, last: m.offset }))
+    run.count++
+    if (m.offset > run.last) run.last = m.offset
+  }
+  return runs
+}
+
 /** FNV-1a over the key: stable partitioning so one symbol stays in one partition. */
 function partitionFor(key: string, n: number): number {
   let h = 0x811c9dc5
@@ -188,9 +207,9 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
             }
             if (ahead) {
               taken = new Map<string, number>()
-              for (const m of batch) {
-                const k = `${m.topic}\0${m.partition}`
-                taken.set(k, (taken.get(k) ?? 0) + 1)
+              for (const run of runsOf(batch)) {
+                const k = `${run.topic}\0${run.partition}`
+                taken.set(k, (taken.get(k) ?? 0) + run.count)
               }
               show()
             }
@@ -200,9 +219,9 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
               taken = undefined
               shown = []
             }
-            for (const m of batch) {
-              const next = committed.get(`${options.groupId}\0${m.topic}`)!
-              if (next[m.partition]! <= m.offset) next[m.partition] = m.offset + 1n
+            for (const run of runsOf(batch)) {
+              const next = committed.get(`${options.groupId}\0${run.topic}`)!
+              if (next[run.partition]! <= run.last) next[run.partition] = run.last + 1n
             }
             trim()
           }
