@@ -1,37 +1,17 @@
 // Plans prepared before their transaction, on PostgreSQL and on PGlite: stored as made when the
 // bet holds (no offset, no trade id stored before, no alert rule), and built again the usual way
 // when it lost, with nothing of the prepared writes left behind (bars equal the GROUP BY).
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { connectPostgres, openPglite, type Db } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrate.ts'
+import type { Db } from '../../src/store/db.ts'
 import { TickStore } from '../../src/store/ticks.ts'
 import { prepareWrite, writeBatch } from '../../src/processor/plan.ts'
 import { classify } from '../../src/processor/validate.ts'
 import { encodeTrade } from '../../src/domain/trade.ts'
 import { createRule } from '../../src/store/alerts.ts'
 import type { BatchItem } from '../../src/domain/types.ts'
-import { createTestDatabase } from '../support/postgres.ts'
+import { openTestStore } from '../support/stores.ts'
 import { checkBars } from '../support/bars.ts'
-
-async function open(kind: 'postgres' | 'pglite', t: TestContext): Promise<Db> {
-  let db: Db
-  if (kind === 'postgres') {
-    const d = await createTestDatabase()
-    t.after(() => d.drop())
-    db = connectPostgres(d.url)
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'tickflow-prepared-'))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
-    db = await openPglite(dir)
-  }
-  t.after(() => db.close())
-  await migrate(db)
-  return db
-}
 
 function item(
   offset: number,
@@ -69,7 +49,7 @@ const write = (store: TickStore, items: BatchItem[]) =>
 
 for (const kind of ['postgres', 'pglite'] as const) {
   test(`prepared plans (${kind}): stored as made when nothing was stored before, built again when offsets or ids were`, async (t) => {
-    const db = await open(kind, t)
+    const db = await openTestStore(kind, t)
     const store = new TickStore(db)
     await store.timezone()
     const first = [item(0, 1, 'a', '10.5'), item(1, 1, 'b', '11'), item(2, 2, undefined, '9.75', 'BBB')]
@@ -106,7 +86,7 @@ for (const kind of ['postgres', 'pglite'] as const) {
   })
 
   test(`prepared plans (${kind}): with an alert rule in force the plan is built again and the rule fires once`, async (t) => {
-    const db = await open(kind, t)
+    const db = await openTestStore(kind, t)
     const store = new TickStore(db)
     await createRule(db, {
       name: 'cross 11',

@@ -3,66 +3,28 @@
 // commit when a subscriber came in meanwhile, and nothing comes back otherwise. The bars stored
 // are the same in every case (equal to the GROUP BY of the ticks), on PostgreSQL and on PGlite,
 // for a batch written as prepared (pipelined and by COPY) and the usual way.
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { connectPostgres, openPglite, type Db } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrate.ts'
+import type { Db } from '../../src/store/db.ts'
 import { PIPELINED_MAX_TICKS, TickStore } from '../../src/store/ticks.ts'
 import type { Bar } from '../../src/store/bars.ts'
 import { prepareWrite, writeBatch } from '../../src/processor/plan.ts'
-import { classify } from '../../src/processor/validate.ts'
-import { encodeTrade } from '../../src/domain/trade.ts'
 import type { BatchItem } from '../../src/domain/types.ts'
-import { createTestDatabase } from '../support/postgres.ts'
+import { openTestStore } from '../support/stores.ts'
 import { checkBars } from '../support/bars.ts'
-
-async function open(kind: 'postgres' | 'pglite', t: TestContext): Promise<Db> {
-  let db: Db
-  if (kind === 'postgres') {
-    const d = await createTestDatabase()
-    t.after(() => d.drop())
-    db = connectPostgres(d.url)
-  } else {
-    const dir = mkdtempSync(join(tmpdir(), 'tickflow-bars-as-stored-'))
-    t.after(() => rmSync(dir, { recursive: true, force: true }))
-    db = await openPglite(dir)
-  }
-  t.after(() => db.close())
-  await migrate(db)
-  return db
-}
+import { tradeItem } from '../support/trades.ts'
 
 /** n trades from offset `from`, three symbols, one every 250 ms, prices and sizes varying. */
 function items(from: number, n: number): BatchItem[] {
   return Array.from({ length: n }, (_, k) => {
     const i = from + k
-    const symbol = ['AAA', 'BBB', 'CCC'][i % 3]!
-    const ts = new Date(Date.UTC(2026, 10, 24, 15, 30) + i * 250).toISOString()
-    const price = `${100 + (i % 17)}.${String(i % 100).padStart(2, '0')}`
-    const value = encodeTrade({
-      v: 1,
-      type: 'trade',
-      symbol,
-      ts,
-      price,
+    return tradeItem(i, {
+      symbol: ['AAA', 'BBB', 'CCC'][i % 3]!,
+      ts: new Date(Date.UTC(2026, 10, 24, 15, 30) + i * 250).toISOString(),
+      price: `${100 + (i % 17)}.${String(i % 100).padStart(2, '0')}`,
       size: String(1 + (i % 7)),
-      source: 't',
       id: `x${i}`,
     })
-    const c = classify({
-      topic: 'ticks',
-      partition: 0,
-      offset: BigInt(i),
-      key: symbol,
-      value: Buffer.from(value),
-      timestamp: 0,
-      headers: {},
-    })
-    assert.ok(c.ok)
-    return { topic: 'ticks', partition: 0, offset: BigInt(i), tick: c.tick }
   })
 }
 
@@ -83,7 +45,7 @@ async function storedBars(db: Db, of: Bar[]): Promise<Bar[]> {
 
 for (const kind of ['postgres', 'pglite'] as const) {
   test(`bars as stored (${kind}): sent back when wanted, read after the commit when wanted late, none when not`, async (t) => {
-    const db = await open(kind, t)
+    const db = await openTestStore(kind, t)
     const store = new TickStore(db)
     const timezone = await store.timezone()
     // Each batch overlaps the bars of the one before (the same minute, hour and day), so the
