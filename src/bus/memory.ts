@@ -205,9 +205,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
               await new Promise<void>((resolve) => waiters.add(resolve))
               continue
             }
+            const runs = runsOf(batch)
             if (ahead) {
               taken = new Map<string, number>()
-              for (const run of runsOf(batch)) {
+              for (const run of runs) {
                 const k = `${run.topic}\0${run.partition}`
                 taken.set(k, (taken.get(k) ?? 0) + run.count)
               }
@@ -219,7 +220,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
               taken = undefined
               shown = []
             }
-            for (const run of runsOf(batch)) {
+            for (const run of runs) {
               const next = committed.get(`${options.groupId}\0${run.topic}`)!
               if (next[run.partition]! <= run.last) next[run.partition] = run.last + 1n
             }

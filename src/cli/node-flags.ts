@@ -6,8 +6,9 @@ export const PROCESSOR_NODE_FLAGS = ['--max-old-space-size=192', '--max-semi-spa
 /**
  * The long-running commands that may hold the embedded store (PGlite in the process; migrate and
  * purge open it too, briefly) run with the processor's young generation: V8's default let the
- * main thread's heap commit about 225 MiB for 60-80 MiB live during a replay. With PGlite's shared_buffers at 32 MB, `tickflow up` for 20 s peaked at
- * 293-299 MiB with the flag against 425-435 without (docs/benchmarks.md, "Eighth pass").
+ * main thread's heap commit about 225 MiB for 60-80 MiB live during a replay. With PGlite's
+ * shared_buffers at 32 MB, `tickflow up` for 20 s peaked at 293-299 MiB with the flag against
+ * 425-435 without (docs/benchmarks.md, "Eighth pass").
  */
 export const EMBEDDED_NODE_FLAGS = ['--max-semi-space-size=8']
 export const EMBEDDED_COMMANDS = ['up', 'replay', 'serve', 'sql']
