@@ -4,6 +4,7 @@ import { withRuntime } from '../runtime.ts'
 import { startRetention } from '../../store/retention.ts'
 import { requireKafka } from './require-kafka.ts'
 import { startAlertWebhooks } from '../webhooks.ts'
+import { useProcessorHeap } from '../node-flags.ts'
 
 export const processCommand: Command = {
   summary: 'the processor service: Kafka → PostgreSQL',
@@ -12,6 +13,7 @@ export const processCommand: Command = {
   async run(ctx) {
     const { config } = ctx
     requireKafka(config, 'process')
+    useProcessorHeap()
     return withRuntime(config, 'tickflow-process', async (rt) => {
       const { db } = await rt.serveThenOpen({ api: false, database: true, kafka: true })
       if (!db) throw new Error('the processor needs its database')
