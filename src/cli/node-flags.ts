@@ -7,11 +7,11 @@ export const PROCESSOR_NODE_FLAGS = ['--max-old-space-size=192', '--max-semi-spa
 
 /**
  * The processor's old generation grows by 75 % between full collections. With V8's own factor a
- * drain ran a full collection about every 200 ms (33-34 per 300,000 trades, 1.7-2.2 s of its
- * garbage collection): a batch outlives several young collections, so what it allocated dies in
- * the old generation. With this, 15-18 full collections, about 1.3 s less CPU per 300,000 trades,
- * for 25-35 MiB more peak RSS (docs/benchmarks.md, "Tenth pass"). Set from inside the process:
- * Node refuses the flag in NODE_OPTIONS, which is how a container passes flags.
+ * drain ran a full collection about every 200 ms (32-34 per 300,000 trades; 1.7-2.2 s of garbage
+ * collection in all): a batch outlives several young collections, so what it allocated dies in the
+ * old generation. With this, 15-18 full collections and 1.3-3 s less CPU per 300,000 trades, for
+ * 30-40 MiB more peak RSS (docs/benchmarks.md, "Tenth pass"). Set from inside the process: Node
+ * refuses the flag in NODE_OPTIONS, which is how a container passes flags.
  */
 export const PROCESSOR_V8_FLAGS = ['--heap-growing-percent=75']
 
