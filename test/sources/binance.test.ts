@@ -37,7 +37,15 @@ test('binance: the recorded feed played frame by frame yields exactly its trades
     reconnect: quick,
   })
   const source = binance.create(options, h.deps)
-  const run = await collect(source, h, (got) => got.length >= expected.length, 9000)
+  const quoteFrames = frames.filter((f) => f.includes('"e":"bookTicker"')).length
+  // The recording's last frames are quotes: the run ends once they are counted too (or, when they
+  // come after the last trade's batch, when the time is up).
+  const run = await collect(
+    source,
+    h,
+    (got) => got.length >= expected.length && source.stats.quotes >= quoteFrames,
+    9000,
+  )
   assert.equal(run.error, undefined)
   if (feed.full) assert.equal(expected.length, 21_313)
   assert.equal(run.trades.length, expected.length)
@@ -64,7 +72,6 @@ test('binance: the recorded feed played frame by frame yields exactly its trades
       source: 'binance',
       id: 'BTCUSDT:5266605247',
     } satisfies Trade)
-  const quoteFrames = frames.filter((f) => f.includes('"e":"bookTicker"')).length
   assert.equal(source.stats.quotes, quoteFrames)
   if (feed.full) assert.equal(quoteFrames, 66_089)
   assert.equal(source.stats.malformed, 0)
@@ -102,7 +109,15 @@ test('binance: a dropped connection mid-stream reconnects, resubscribes, and los
     reconnect: quick,
   })
   const source = binance.create(options, h.deps)
-  const run = await collect(source, h, (got) => got.length >= expected.length, 9000)
+  const quoteFrames = frames.filter((f) => f.includes('"e":"bookTicker"')).length
+  // The recording's last frames are quotes: the run ends once they are counted too (or, when they
+  // come after the last trade's batch, when the time is up).
+  const run = await collect(
+    source,
+    h,
+    (got) => got.length >= expected.length && source.stats.quotes >= quoteFrames,
+    9000,
+  )
   assert.equal(run.error, undefined)
   assert.equal(run.trades.length, expected.length)
   assert.deepEqual(run.trades.map(key), expected.map(key))
