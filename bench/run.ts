@@ -11,10 +11,10 @@
 //   6. the peer (bench/peer.ts): Kafka Connect + the Debezium JDBC sink draining the same trades,
 //      insert mode with batched rewrites and upsert on the trade id, and a SIGKILL run of each next
 //      to a SIGKILL run of tickflow's processor (duplicates and losses counted in the tables);
-//   7. embedded: `tickflow replay` of a generated CSV into PGlite against PGlite's own COPY of the
-//      same rows, with the replay's peak RSS; the same replay with PGlite not optimised by V8
-//      (TICKFLOW_EMBEDDED_OPTIMIZE=off), and the peak RSS of `tickflow up` for --up-seconds without
-//      and with that optimisation;
+//   7. embedded, run first (before the broker starts): `tickflow replay` of a generated CSV into
+//      PGlite against PGlite's own COPY of the same rows, with the replay's peak RSS; the same
+//      replay with PGlite not optimised by V8 (TICKFLOW_EMBEDDED_OPTIMIZE=off), and the peak RSS
+//      of `tickflow up` for --up-seconds without and with that optimisation;
 //   8. the API under ingest: GET /api/v1/bars latency while `tickflow up` offers --rate trades/s
 //      (bench/api-load.ts).
 // Prints a table and writes bench/results/latest.json with every figure, the ratios and a verdict
@@ -802,6 +802,15 @@ const interrupt = (sig: NodeJS.Signals): void => {
 process.once('SIGINT', interrupt)
 process.once('SIGTERM', interrupt)
 const needsServers = STAGES !== 'embedded'
+// The embedded stage needs neither server and runs first, on a host not yet busy with them: after
+// the other stages the broker idles on, and PostgreSQL vacuums and checkpoints the rows they wrote.
+const emb =
+  STAGES !== 'peer'
+    ? await embedded(dir).catch((err: unknown) => {
+        rmSync(dir, { recursive: true, force: true })
+        throw err
+      })
+    : undefined
 starting.postgres = needsServers ? findPostgres() : undefined
 const postgres = await starting.postgres
 starting.kafka =
@@ -852,7 +861,6 @@ try {
     ? await pipelineThroughput(brokers, postgres!.adminUrl, { kill: true })
     : undefined
   const peers = needsServers ? await peer(brokers, postgres!.adminUrl, dir) : undefined
-  const emb = STAGES !== 'peer' ? await embedded(dir) : undefined
 
   const wall = kafkaLimit && copy ? Math.min(kafkaLimit.consumeMsgsPerSec, copy.rowsPerSec) : NaN
   const ratios: Record<string, number> = {}
