@@ -802,26 +802,22 @@ const interrupt = (sig: NodeJS.Signals): void => {
 process.once('SIGINT', interrupt)
 process.once('SIGTERM', interrupt)
 const needsServers = STAGES !== 'embedded'
-// The embedded stage needs neither server and runs first, on a host not yet busy with them: after
-// the other stages the broker idles on, and PostgreSQL vacuums and checkpoints the rows they wrote.
-const emb =
-  STAGES !== 'peer'
-    ? await embedded(dir).catch((err: unknown) => {
-        rmSync(dir, { recursive: true, force: true })
-        throw err
-      })
-    : undefined
-starting.postgres = needsServers ? findPostgres() : undefined
-const postgres = await starting.postgres
-starting.kafka =
-  process.env.KAFKA_BROKERS || !needsServers
-    ? undefined
-    : startKafka(join(dir, 'kafka'), [
-        { nodeId: 1, port: KAFKA_PORT, controllerPort: KAFKA_PORT + 1, jmxPort: KAFKA_PORT - 2021 },
-      ])
-const kafka = await starting.kafka
-const brokers = process.env.KAFKA_BROKERS ?? kafka?.brokers ?? ''
+let postgres: PostgresServer | undefined
+let kafka: KafkaCluster | undefined
 try {
+  // The embedded stage needs neither server and runs first, on a host not yet busy with them:
+  // after the other stages the broker idles on, and PostgreSQL vacuums the rows they wrote.
+  const emb = STAGES !== 'peer' ? await embedded(dir) : undefined
+  starting.postgres = needsServers ? findPostgres() : undefined
+  postgres = await starting.postgres
+  starting.kafka =
+    process.env.KAFKA_BROKERS || !needsServers
+      ? undefined
+      : startKafka(join(dir, 'kafka'), [
+          { nodeId: 1, port: KAFKA_PORT, controllerPort: KAFKA_PORT + 1, jmxPort: KAFKA_PORT - 2021 },
+        ])
+  kafka = await starting.kafka
+  const brokers = process.env.KAFKA_BROKERS ?? kafka?.brokers ?? ''
   const all = STAGES === 'all'
   const messages = all ? sampleMessages(N, 9) : []
   const kafkaLimit = all ? await kafkaLimits(brokers, dir, messages) : undefined
