@@ -180,8 +180,12 @@ async function legacyStore(db: Db): Promise<void> {
 test('a store with one partition per day is converted by the migration, every row kept', async (t) => {
   const db = await pgDb(t)
   await legacyStore(db)
-  // 600 days of 2019–2020 every day, plus the days around now a processor creates ahead.
-  const items = historyItems('2019-03-01T00:00:00Z', 600, 1)
+  // 600 days of 2019–2020 every day, one day of 2017 alone in its year, plus the days around now
+  // a processor creates ahead.
+  const items = [
+    ...historyItems('2017-07-04T00:00:00Z', 1, 1).map((i) => ({ ...i, offset: 600n })),
+    ...historyItems('2019-03-01T00:00:00Z', 600, 1),
+  ]
   const now = Date.now()
   const recent = [-1, 0, 1, 2, 3].map((d) => new Date(now + d * DAY).toISOString().slice(0, 10))
   for (const day of [...new Set(items.map((i) => i.tick!.ts.slice(0, 10))), ...recent])
@@ -197,8 +201,8 @@ test('a store with one partition per day is converted by the migration, every ro
     }
   })
   const before = await totals(db)
-  assert.equal(before.n, '600')
-  assert.equal((await partitionNames(db)).length, 600 + recent.filter((d) => d > '2020-10-21').length)
+  assert.equal(before.n, '601')
+  assert.equal((await partitionNames(db)).length, 601 + recent.filter((d) => d > '2020-10-21').length)
   assert.deepEqual(
     await migrate(db),
     listMigrations()
@@ -207,11 +211,12 @@ test('a store with one partition per day is converted by the migration, every ro
   )
   assert.deepEqual(await totals(db), before)
   const names = (await listPartitions(db)).map((p) => p.name)
-  // 2019 and 2020 became one year each; the recent days one month each (two if they span a month end).
-  assert.deepEqual(names.slice(0, 2), ['ticks_2019', 'ticks_2020'])
+  // 2019 and 2020 became one year each, the lone day of 2017 its whole year; the recent days one
+  // month each (two if they span a month end, even when only one of them is in the second month).
+  assert.deepEqual(names.slice(0, 3), ['ticks_2017', 'ticks_2019', 'ticks_2020'])
   const months = new Set(recent.map((d) => d.slice(0, 7).replace('-', '')))
   assert.deepEqual(
-    names.slice(2),
+    names.slice(3),
     [...months].sort().map((m) => `ticks_${m}`),
   )
   // Writes keep landing in the merged partitions.
@@ -219,7 +224,55 @@ test('a store with one partition per day is converted by the migration, every ro
     db,
     historyItems('2019-06-01T00:00:00Z', 3, 100).map((i, n) => ({ ...i, offset: BigInt(1000 + n) })),
   )
-  assert.equal((await totals(db)).n, '603')
+  assert.equal((await totals(db)).n, '604')
+  // A second start finds nothing left to merge.
+  assert.deepEqual(await db.query('select * from tickflow_ticks_merge_candidates()'), [])
+})
+
+test('a day partition alone in its month of an older store becomes the whole month', async (t) => {
+  const db = await pgDb(t)
+  await migrate(db)
+  // Days an older processor made ahead on 2030-11-28: four in November, one in December.
+  for (const day of ['2030-11-27', '2030-11-28', '2030-11-29', '2030-11-30', '2030-12-01']) {
+    const next = new Date(Date.parse(day) + DAY).toISOString().slice(0, 10)
+    await db.query(
+      `create table ticks_${day.replaceAll('-', '')} partition of ticks for values from ('${day}') to ('${next}')`,
+    )
+  }
+  await store(db, historyItems('2030-11-27T00:00:00Z', 5, 1))
+  const before = await totals(db)
+  const candidates = await db.query<{ lo: string; hi: string; partitions: string }>(
+    `select to_char(lo at time zone 'UTC', 'YYYY-MM-DD') as lo, to_char(hi at time zone 'UTC', 'YYYY-MM-DD') as hi,
+            partitions::text from tickflow_ticks_merge_candidates('2030-11-28')`,
+  )
+  assert.deepEqual(candidates, [
+    { lo: '2030-11-01', hi: '2030-12-01', partitions: '4' },
+    { lo: '2030-12-01', hi: '2031-01-01', partitions: '1' },
+  ])
+  for (const c of candidates)
+    await db.transaction((tx) =>
+      tx.query('select tickflow_merge_ticks_partitions($1::timestamptz, $2::timestamptz)', [c.lo, c.hi]),
+    )
+  assert.deepEqual(await partitionNames(db), ['ticks_203011', 'ticks_203012'])
+  assert.deepEqual(await totals(db), before)
+  // A trade later in December lands in the month partition, not in a new one.
+  await store(
+    db,
+    historyItems('2030-12-20T00:00:00Z', 1, 1).map((i) => ({ ...i, offset: 10n })),
+  )
+  assert.deepEqual(await partitionNames(db), ['ticks_203011', 'ticks_203012'])
+  // A lone day with no room around it (partitions from older stores reach into its month from
+  // both sides) stays as it is; nothing else is left to merge.
+  await db.query(
+    `create table ticks_20310210_20310315 partition of ticks for values from ('2031-02-10') to ('2031-03-15')`,
+  )
+  await db.query(
+    `create table ticks_20310315 partition of ticks for values from ('2031-03-15') to ('2031-03-16')`,
+  )
+  await db.query(
+    `create table ticks_20310316_20310410 partition of ticks for values from ('2031-03-16') to ('2031-04-10')`,
+  )
+  assert.deepEqual(await db.query(`select * from tickflow_ticks_merge_candidates('2030-11-28')`), [])
 })
 
 test('the embedded store (PGlite) uses the same layout', async (t) => {

@@ -259,7 +259,22 @@ test("the live poller's query reads an index range, not every stored tick", asyn
     plan!['QUERY PLAN'] as { Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }[]
   )[0]!.Plan
   const tickScans = scans(plan!['QUERY PLAN'])
-  assert.ok(tickScans.length > 0 && tickScans.every((x) => !x.startsWith('Seq Scan')), tickScans.join(', '))
+  // Every partition that holds rows is read through an index. A partition the processor made
+  // ahead for the coming days is empty (in the last days of a month, the next month's): the
+  // planner rightly scans its zero pages.
+  const rows = new Map(
+    (
+      await db.query<{ name: string; n: string }>(
+        'select tableoid::regclass::text as name, count(*)::text as n from ticks group by 1',
+      )
+    ).map((r) => [r.name, Number(r.n)]),
+  )
+  const held = tickScans.filter((x) => (rows.get(x.split(' on ')[1]!) ?? 0) > 0)
+  assert.ok(held.length > 0 && held.every((x) => x.startsWith('Index')), tickScans.join(', '))
+  assert.ok(
+    tickScans.every((x) => x.startsWith('Index') || !rows.has(x.split(' on ')[1]!)),
+    tickScans.join(', '),
+  )
   assert.match(text, /stored_at/)
   assert.equal((await db.query(TRADES_SINCE, [since])).length, 10)
   // A sequential scan reads every page of 200,000 rows (well over 1,000); the index a handful.
