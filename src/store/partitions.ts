@@ -67,24 +67,24 @@ export async function listPartitions(db: Db): Promise<Partition[]> {
 
 /**
  * Merges the day partitions of a store made before migration 003 into month and year partitions,
- * one month or year per transaction so no transaction locks thousands of tables. Returns the
- * number of partitions merged away; a no-op when there are none (or before migration 003).
+ * one month or year per transaction so no transaction locks thousands of tables, and widens a day
+ * partition alone in its month or year to the whole of it. Returns the number of partitions
+ * replaced; a no-op when there are none (or before migration 003).
  */
 export async function mergeDayPartitions(db: Db): Promise<number> {
   const [fn] = await db.query<{ ok: boolean }>(
     "select to_regproc('tickflow_ticks_merge_candidates') is not null as ok",
   )
   if (!fn?.ok) return 0
-  const groups = await db.query<{ lo: string; hi: string }>(
-    'select lo::text, hi::text from tickflow_ticks_merge_candidates()',
+  const groups = await db.query<{ lo: string; hi: string; partitions: string }>(
+    'select lo::text, hi::text, partitions::text from tickflow_ticks_merge_candidates()',
   )
   let merged = 0
   for (const g of groups) {
+    // A range holding one day partition (listed from migration 012 on) is widened, not merged.
+    const fn = g.partitions === '1' ? 'tickflow_widen_ticks_partition' : 'tickflow_merge_ticks_partitions'
     const [r] = await db.transaction((tx) =>
-      tx.query<{ n: number }>(
-        'select tickflow_merge_ticks_partitions($1::timestamptz, $2::timestamptz) as n',
-        [g.lo, g.hi],
-      ),
+      tx.query<{ n: number }>(`select ${fn}($1::timestamptz, $2::timestamptz) as n`, [g.lo, g.hi]),
     )
     merged += r?.n ?? 0
   }

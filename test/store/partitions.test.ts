@@ -253,10 +253,10 @@ test('a day partition alone in its month of an older store becomes the whole mon
     { lo: '2030-11-01', hi: '2030-12-01', partitions: '4' },
     { lo: '2030-12-01', hi: '2031-01-01', partitions: '1' },
   ])
-  for (const c of candidates)
-    await db.transaction((tx) =>
-      tx.query('select tickflow_merge_ticks_partitions($1::timestamptz, $2::timestamptz)', [c.lo, c.hi]),
-    )
+  for (const c of candidates) {
+    const fn = c.partitions === '1' ? 'tickflow_widen_ticks_partition' : 'tickflow_merge_ticks_partitions'
+    await db.transaction((tx) => tx.query(`select ${fn}($1::timestamptz, $2::timestamptz)`, [c.lo, c.hi]))
+  }
   assert.deepEqual(await partitionNames(db), ['ticks_203011', 'ticks_203012'])
   assert.deepEqual(await totals(db), before)
   // A trade later in December lands in the month partition, not in a new one.

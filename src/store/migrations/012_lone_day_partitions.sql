@@ -2,7 +2,7 @@
 -- it was by migration 003 (a merge needs two partitions), so the rest of that month or year got a
 -- partition clipped to start after it (ticks_20261202_20270101 next to ticks_20261201). Such a
 -- day partition is now widened to its whole month or year, clipped to its neighbours like any
--- merge, when that gains anything.
+-- merge, when that gains anything (src/store/partitions.ts runs the widening for such a range).
 
 -- The month or year ranges to merge: those with more than one partition and at least one day
 -- partition (as before), and those whose only partition is a day partition that can grow.
@@ -28,9 +28,11 @@ language sql stable as $$
   order by 1
 $$;
 
--- As in 003, and a single partition is widened to the range (clipped to its neighbours) unless
--- it already covers all of it. Returns how many partitions were replaced.
-create or replace function tickflow_merge_ticks_partitions(u_lo timestamptz, u_hi timestamptz) returns integer
+-- Widens the only partition inside [u_lo, u_hi) to the range, clipped to its neighbours: it is
+-- detached, renamed and attached again with the wider bounds, keeping its rows and indexes (the
+-- attach checks the rows against the new bounds, one day's worth). Returns 1 when it widened it,
+-- 0 when there was nothing to do. Locks as tickflow_merge_ticks_partitions does.
+create function tickflow_widen_ticks_partition(u_lo timestamptz, u_hi timestamptz) returns integer
 language plpgsql as $$
 declare
   parts text[];
@@ -38,34 +40,18 @@ declare
   p_hi timestamptz;
   m_lo timestamptz;
   m_hi timestamptz;
-  p text;
-  tmp text;
 begin
   perform pg_advisory_xact_lock(7240002);
   lock table ticks in share mode;
-  select array_agg(q.name order by q.lo), min(q.lo), max(q.hi) into parts, p_lo, p_hi
+  select array_agg(q.name), min(q.lo), max(q.hi) into parts, p_lo, p_hi
     from tickflow_ticks_partitions() q where q.lo >= u_lo and q.hi <= u_hi;
-  if coalesce(array_length(parts, 1), 0) < 1 then return 0; end if;
+  if coalesce(array_length(parts, 1), 0) <> 1 then return 0; end if;
   select greatest(u_lo, max(q.hi)) into m_lo from tickflow_ticks_partitions() q where q.hi <= p_lo;
   select least(u_hi, min(q.lo)) into m_hi from tickflow_ticks_partitions() q where q.lo >= p_hi;
-  if array_length(parts, 1) = 1 and m_lo = p_lo and m_hi = p_hi then return 0; end if;
-  tmp := 'ticks_merging_' || to_char(m_lo at time zone 'UTC', 'YYYYMMDD');
-  execute format('create table %I (like ticks including defaults)', tmp);
-  foreach p in array parts loop
-    execute format('insert into %I select * from %I', tmp, p);
-  end loop;
-  execute format('create index on %I (symbol, ts)', tmp);
-  if to_regclass('ticks_stored_at') is not null then
-    execute format('create index on %I (stored_at)', tmp);
-  end if;
-  execute format('alter table %I add constraint %I check (ts >= %L and ts < %L)',
-                 tmp, tmp || '_range', m_lo, m_hi);
-  foreach p in array parts loop
-    execute format('drop table %I', p);
-  end loop;
-  execute format('alter table %I rename to %I', tmp, tickflow_partition_name(m_lo, m_hi));
+  if m_lo = p_lo and m_hi = p_hi then return 0; end if;
+  execute format('alter table ticks detach partition %I', parts[1]);
+  execute format('alter table %I rename to %I', parts[1], tickflow_partition_name(m_lo, m_hi));
   execute format('alter table ticks attach partition %I for values from (%L) to (%L)',
                  tickflow_partition_name(m_lo, m_hi), m_lo, m_hi);
-  execute format('alter table %I drop constraint %I', tickflow_partition_name(m_lo, m_hi), tmp || '_range');
-  return array_length(parts, 1);
+  return 1;
 end $$;
