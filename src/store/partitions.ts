@@ -76,17 +76,26 @@ export async function mergeDayPartitions(db: Db): Promise<number> {
     "select to_regproc('tickflow_ticks_merge_candidates') is not null as ok",
   )
   if (!fn?.ok) return 0
-  const groups = await db.query<{ lo: string; hi: string; partitions: string }>(
-    'select lo::text, hi::text, partitions::text from tickflow_ticks_merge_candidates()',
+  const groups = await db.query<{ lo: string; hi: string }>(
+    'select lo::text, hi::text from tickflow_ticks_merge_candidates()',
   )
-  let merged = 0
-  for (const g of groups) {
-    // A range holding one day partition (listed from migration 012 on) is widened, not merged.
-    const fn = g.partitions === '1' ? 'tickflow_widen_ticks_partition' : 'tickflow_merge_ticks_partitions'
+  const run = async (fn: string, g: { lo: string; hi: string }): Promise<number> => {
     const [r] = await db.transaction((tx) =>
       tx.query<{ n: number }>(`select ${fn}($1::timestamptz, $2::timestamptz) as n`, [g.lo, g.hi]),
     )
-    merged += r?.n ?? 0
+    return r?.n ?? 0
+  }
+  let merged = 0
+  for (const g of groups) merged += await run('tickflow_merge_ticks_partitions', g)
+  // From migration 012 on: a day partition alone in its month or year is widened to it.
+  const [widen] = await db.query<{ ok: boolean }>(
+    "select to_regproc('tickflow_ticks_widen_candidates') is not null as ok",
+  )
+  if (widen?.ok) {
+    const lone = await db.query<{ lo: string; hi: string }>(
+      'select lo::text, hi::text from tickflow_ticks_widen_candidates()',
+    )
+    for (const g of lone) merged += await run('tickflow_widen_ticks_partition', g)
   }
   return merged
 }

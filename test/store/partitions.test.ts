@@ -229,8 +229,9 @@ test('a store with one partition per day is converted by the migration, every ro
     historyItems('2019-06-01T00:00:00Z', 3, 100).map((i, n) => ({ ...i, offset: BigInt(1000 + n) })),
   )
   assert.equal((await totals(db)).n, '604')
-  // A second start finds nothing left to merge.
+  // A second start finds nothing left to merge or widen.
   assert.deepEqual(await db.query('select * from tickflow_ticks_merge_candidates()'), [])
+  assert.deepEqual(await db.query('select * from tickflow_ticks_widen_candidates()'), [])
 })
 
 test('a day partition alone in its month of an older store becomes the whole month', async (t) => {
@@ -245,18 +246,24 @@ test('a day partition alone in its month of an older store becomes the whole mon
   }
   await store(db, historyItems('2030-11-27T00:00:00Z', 5, 1))
   const before = await totals(db)
-  const candidates = await db.query<{ lo: string; hi: string; partitions: string }>(
-    `select to_char(lo at time zone 'UTC', 'YYYY-MM-DD') as lo, to_char(hi at time zone 'UTC', 'YYYY-MM-DD') as hi,
-            partitions::text from tickflow_ticks_merge_candidates('2030-11-28')`,
+  const day = (c: string) => `to_char(${c} at time zone 'UTC', 'YYYY-MM-DD')`
+  const merges = await db.query<{ lo: string; hi: string }>(
+    `select ${day('lo')} as lo, ${day('hi')} as hi from tickflow_ticks_merge_candidates('2030-11-28')`,
   )
-  assert.deepEqual(candidates, [
-    { lo: '2030-11-01', hi: '2030-12-01', partitions: '4' },
-    { lo: '2030-12-01', hi: '2031-01-01', partitions: '1' },
-  ])
-  for (const c of candidates) {
-    const fn = c.partitions === '1' ? 'tickflow_widen_ticks_partition' : 'tickflow_merge_ticks_partitions'
-    await db.transaction((tx) => tx.query(`select ${fn}($1::timestamptz, $2::timestamptz)`, [c.lo, c.hi]))
-  }
+  const widenings = await db.query<{ lo: string; hi: string }>(
+    `select ${day('lo')} as lo, ${day('hi')} as hi from tickflow_ticks_widen_candidates('2030-11-28')`,
+  )
+  assert.deepEqual(merges, [{ lo: '2030-11-01', hi: '2030-12-01' }])
+  assert.deepEqual(widenings, [{ lo: '2030-12-01', hi: '2031-01-01' }])
+  const run = (fn: string, c: { lo: string; hi: string }) =>
+    db.transaction((tx) => tx.query(`select ${fn}($1::timestamptz, $2::timestamptz)`, [c.lo, c.hi]))
+  await run('tickflow_merge_ticks_partitions', merges[0]!)
+  // Widening a range with two partitions in it, or one that has no room, does nothing.
+  const [none] = await db.query<{ n: number }>(
+    "select tickflow_widen_ticks_partition('2030-01-01', '2031-01-01') as n",
+  )
+  assert.equal(none!.n, 0)
+  await run('tickflow_widen_ticks_partition', widenings[0]!)
   assert.deepEqual(await partitionNames(db), ['ticks_203011', 'ticks_203012'])
   assert.deepEqual(await totals(db), before)
   // A trade later in December lands in the month partition, not in a new one.
@@ -277,6 +284,7 @@ test('a day partition alone in its month of an older store becomes the whole mon
     `create table ticks_20310316_20310410 partition of ticks for values from ('2031-03-16') to ('2031-04-10')`,
   )
   assert.deepEqual(await db.query(`select * from tickflow_ticks_merge_candidates('2030-11-28')`), [])
+  assert.deepEqual(await db.query(`select * from tickflow_ticks_widen_candidates('2030-11-28')`), [])
 })
 
 test('the embedded store (PGlite) uses the same layout', async (t) => {

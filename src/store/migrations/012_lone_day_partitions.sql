@@ -4,27 +4,24 @@
 -- day partition is now widened to its whole month or year, clipped to its neighbours like any
 -- merge, when that gains anything (src/store/partitions.ts runs the widening for such a range).
 
--- The month or year ranges to merge: those with more than one partition and at least one day
--- partition (as before), and those whose only partition is a day partition that can grow.
-create or replace function tickflow_ticks_merge_candidates(today date default (now() at time zone 'UTC')::date)
-returns table (lo timestamptz, hi timestamptz, partitions bigint)
+-- The month or year ranges whose only partition is a day partition with room to grow on either
+-- side (no partition ends where it starts or starts where it ends). tickflow_ticks_merge_candidates
+-- (003) lists the ranges holding more than one partition.
+create function tickflow_ticks_widen_candidates(today date default (now() at time zone 'UTC')::date)
+returns table (lo timestamptz, hi timestamptz)
 language sql stable as $$
-  with p as (
-    select p.*, tickflow_partition_unit((p.lo at time zone 'UTC')::date, today) as unit
-    from tickflow_ticks_partitions() p
-  ), u as (
-    select distinct (date_trunc(unit, lo at time zone 'UTC')) at time zone 'UTC' as s,
-           (date_trunc(unit, lo at time zone 'UTC') + ('1 ' || unit)::interval) at time zone 'UTC' as e
-    from p
-    where hi - lo <= interval '1 day'
-  )
-  select u.s, u.e, count(*)
-  from u join tickflow_ticks_partitions() q on q.lo >= u.s and q.hi <= u.e
-  group by u.s, u.e
-  having count(*) > 1
-      -- one partition: room on either side of it that no other partition takes
-      or (min(q.lo) > u.s and not exists (select 1 from tickflow_ticks_partitions() n where n.hi = min(q.lo)))
-      or (max(q.hi) < u.e and not exists (select 1 from tickflow_ticks_partitions() n where n.lo = max(q.hi)))
+  select r.lo, r.hi
+  from tickflow_ticks_partitions() d
+  cross join lateral (
+    select date_trunc(unit, d.lo at time zone 'UTC') at time zone 'UTC' as lo,
+           (date_trunc(unit, d.lo at time zone 'UTC') + ('1 ' || unit)::interval) at time zone 'UTC' as hi
+    from tickflow_partition_unit((d.lo at time zone 'UTC')::date, today) as unit
+  ) r
+  where d.hi - d.lo <= interval '1 day'
+    and not exists (select 1 from tickflow_ticks_partitions() o
+                    where o.name <> d.name and o.lo >= r.lo and o.hi <= r.hi)
+    and ((d.lo > r.lo and not exists (select 1 from tickflow_ticks_partitions() n where n.hi = d.lo))
+      or (d.hi < r.hi and not exists (select 1 from tickflow_ticks_partitions() n where n.lo = d.hi)))
   order by 1
 $$;
 
