@@ -72,13 +72,12 @@ export async function listPartitions(db: Db): Promise<Partition[]> {
  * replaced; a no-op when there are none (or before migration 003).
  */
 export async function mergeDayPartitions(db: Db): Promise<number> {
-  const [fn] = await db.query<{ ok: boolean }>(
-    "select to_regproc('tickflow_ticks_merge_candidates') is not null as ok",
+  // 003 added the merge, 012 the widening of a lone day partition.
+  const [fns] = await db.query<{ merge: boolean; widen: boolean }>(
+    `select to_regproc('tickflow_ticks_merge_candidates') is not null as merge,
+            to_regproc('tickflow_ticks_widen_candidates') is not null as widen`,
   )
-  if (!fn?.ok) return 0
-  const groups = await db.query<{ lo: string; hi: string }>(
-    'select lo::text, hi::text from tickflow_ticks_merge_candidates()',
-  )
+  if (!fns?.merge) return 0
   const run = async (fn: string, g: { lo: string; hi: string }): Promise<number> => {
     const [r] = await db.transaction((tx) =>
       tx.query<{ n: number }>(`select ${fn}($1::timestamptz, $2::timestamptz) as n`, [g.lo, g.hi]),
@@ -86,16 +85,14 @@ export async function mergeDayPartitions(db: Db): Promise<number> {
     return r?.n ?? 0
   }
   let merged = 0
-  for (const g of groups) merged += await run('tickflow_merge_ticks_partitions', g)
-  // From migration 012 on: a day partition alone in its month or year is widened to it.
-  const [widen] = await db.query<{ ok: boolean }>(
-    "select to_regproc('tickflow_ticks_widen_candidates') is not null as ok",
-  )
-  if (widen?.ok) {
-    const lone = await db.query<{ lo: string; hi: string }>(
+  for (const g of await db.query<{ lo: string; hi: string }>(
+    'select lo::text, hi::text from tickflow_ticks_merge_candidates()',
+  ))
+    merged += await run('tickflow_merge_ticks_partitions', g)
+  if (fns.widen)
+    for (const g of await db.query<{ lo: string; hi: string }>(
       'select lo::text, hi::text from tickflow_ticks_widen_candidates()',
-    )
-    for (const g of lone) merged += await run('tickflow_widen_ticks_partition', g)
-  }
+    ))
+      merged += await run('tickflow_widen_ticks_partition', g)
   return merged
 }

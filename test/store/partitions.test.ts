@@ -258,7 +258,7 @@ test('a day partition alone in its month of an older store becomes the whole mon
   const run = (fn: string, c: { lo: string; hi: string }) =>
     db.transaction((tx) => tx.query(`select ${fn}($1::timestamptz, $2::timestamptz)`, [c.lo, c.hi]))
   await run('tickflow_merge_ticks_partitions', merges[0]!)
-  // Widening a range with two partitions in it, or one that has no room, does nothing.
+  // Widening a range that holds two partitions does nothing.
   const [none] = await db.query<{ n: number }>(
     "select tickflow_widen_ticks_partition('2030-01-01', '2031-01-01') as n",
   )

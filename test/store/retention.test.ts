@@ -262,17 +262,17 @@ test("the live poller's query reads an index range, not every stored tick", asyn
   // Every partition that holds rows is read through an index. A partition the processor made
   // ahead for the coming days is empty (in the last days of a month, the next month's): the
   // planner rightly scans its zero pages.
-  const rows = new Map(
-    (
-      await db.query<{ name: string; n: string }>(
-        'select tableoid::regclass::text as name, count(*)::text as n from ticks group by 1',
-      )
-    ).map((r) => [r.name, Number(r.n)]),
+  const withRows = new Set(
+    (await db.query<{ name: string }>('select distinct tableoid::regclass::text as name from ticks')).map(
+      (r) => r.name,
+    ),
   )
-  const held = tickScans.filter((x) => (rows.get(x.split(' on ')[1]!) ?? 0) > 0)
-  assert.ok(held.length > 0 && held.every((x) => x.startsWith('Index')), tickScans.join(', '))
   assert.ok(
-    tickScans.every((x) => x.startsWith('Index') || !rows.has(x.split(' on ')[1]!)),
+    tickScans.some((x) => withRows.has(x.split(' on ')[1]!)),
+    tickScans.join(', '),
+  )
+  assert.ok(
+    tickScans.every((x) => x.startsWith('Index') || !withRows.has(x.split(' on ')[1]!)),
     tickScans.join(', '),
   )
   assert.match(text, /stored_at/)
