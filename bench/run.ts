@@ -3,6 +3,7 @@
 //      and PostgreSQL COPY of the same rows from a file;
 //   2. tickflow: ingest → Kafka → processor (a separate `tickflow process`) → PostgreSQL (ticks and
 //      bars) for N trades: sustained throughput and the processor's peak memory (VmHWM);
+//      then the same trades produced first and drained, by one processor and by two in the group;
 //   3. latency: event time → committed batch at a fixed offered rate (a `tickflow ingest` child
 //      emitting in real time; the processor runs in this process so each commit is timed exactly);
 //   4. a naive baseline: one INSERT per message in autocommit, as typical demos do;
@@ -295,10 +296,15 @@ interface PipelineRun {
    * producer running alongside on the same cores.
    */
   drain?: boolean
+  /**
+   * With drain: this many `tickflow process` in the consumer group, started together (as Connect
+   * runs two tasks); their peak RSS is reported as the sum of each one's peak.
+   */
+  processors?: number
 }
 
 async function pipelineThroughput(brokers: string, adminUrl: string, run: PipelineRun = {}) {
-  const { format = 'json', registryUrl, kill = false, alertRules = 0, drain = false } = run
+  const { format = 'json', registryUrl, kill = false, alertRules = 0, drain = false, processors = 1 } = run
   const database = await createTestDatabase(adminUrl)
   const topic = `bench-pipeline-${format}-${Date.now()}`
   const group = `bench-${topic}`
@@ -319,7 +325,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     if (proc) await sleep(3000) // joined the group, waiting for data
     log(
       drain
-        ? `pipeline (${format}, drain): ${N} trades produced first, then the processor drains them`
+        ? `pipeline (${format}, drain): ${N} trades produced first, then ${processors === 1 ? 'the processor drains' : `${processors} processors drain`} them`
         : `pipeline (${format}${alertRules ? `, ${alertRules} alert rules` : ''}): ${N} trades through ingest → Kafka → processor → PostgreSQL${kill ? ', SIGKILL at 40 %' : ''}`,
     )
     const stored = async (): Promise<number> =>
@@ -367,12 +373,13 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     const produceSecs = (performance.now() - t0) / 1000
     await killer
     proc ??= startCli(['process'], env)
-    const running = proc
-    let peakRss = 0
-    const sampleRss = (): void => {
-      const status = readFileSync(`/proc/${running.child.pid}/status`, 'utf8')
-      peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024)
-    }
+    const running = [proc, ...Array.from({ length: processors - 1 }, () => startCli(['process'], env))]
+    const peaks = running.map(() => 0)
+    const sampleRss = (): void =>
+      running.forEach((r, i) => {
+        const status = readFileSync(`/proc/${r.child.pid}/status`, 'utf8')
+        peaks[i] = Math.max(peaks[i]!, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024)
+      })
     if (!(await waitCaughtUp(bus, db, group, topic, { timeoutMs: 3_600_000, onPoll: sampleRss })))
       throw new Error('the pipeline did not catch up within an hour')
     const caughtUpAt = Date.now()
@@ -383,8 +390,8 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
       )
       secs = (caughtUpAt - Number(first!.ms)) / 1000
     }
-    running.child.kill('SIGTERM')
-    await running.exited
+    for (const r of running) r.child.kill('SIGTERM')
+    await Promise.all(running.map((r) => r.exited))
     const [rows] = await db.query<{ n: string; ids: string; bars: string; firings: string }>(
       `select (select count(*) from ticks)::text as n, (select count(distinct trade_id) from ticks)::text as ids,
          (select count(*) from bars)::text as bars, (select count(*) from alert_firings)::text as firings`,
@@ -402,7 +409,8 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
       bytesPerMessage: wireBytes / N,
       produceSeconds: produceSecs,
       bars: Number(rows!.bars),
-      processorPeakRssBytes: peakRss,
+      processorPeakRssBytes: peaks.reduce((a, b) => a + b, 0),
+      ...(processors > 1 ? { processors, eachProcessorPeakRssBytes: peaks } : {}),
       ...(alertRules ? { alertFirings: Number(rows!.firings) } : {}),
       ...(kill
         ? {
@@ -826,6 +834,9 @@ try {
   const drain = needsServers
     ? await pipelineThroughput(brokers, postgres!.adminUrl, { drain: true })
     : undefined
+  const drainTwo = needsServers
+    ? await pipelineThroughput(brokers, postgres!.adminUrl, { drain: true, processors: 2 })
+    : undefined
   const alerts =
     needsServers && ALERT_RULES
       ? await pipelineThroughput(brokers, postgres!.adminUrl, { alertRules: ALERT_RULES })
@@ -870,6 +881,13 @@ try {
     ratios.pipelineVsConnectUpsert = drain.tradesPerSec / peers.upsert.rowsPerSec
     targets.pipelineVsConnectInsert = atLeast(ratios.pipelineVsConnectInsert, 1)
     targets.pipelineVsConnectUpsert = atLeast(ratios.pipelineVsConnectUpsert, 1.5)
+  }
+  // Two processors in the group against the peer's two tasks: reported, not a target (the targets
+  // are one processor's).
+  if (drain && drainTwo) ratios.twoProcessorsVsOne = drainTwo.tradesPerSec / drain.tradesPerSec
+  if (drainTwo && peers) {
+    ratios.twoProcessorsVsConnectInsert = drainTwo.tradesPerSec / peers.insert.rowsPerSec
+    ratios.twoProcessorsVsConnectUpsert = drainTwo.tradesPerSec / peers.upsert.rowsPerSec
   }
   if (pipe && alerts) ratios.alertsOnVsOff = alerts.tradesPerSec / pipe.tradesPerSec
   if (pipe && avro)
@@ -924,6 +942,7 @@ try {
       : {}),
     ...(pipe ? { pipeline: pipe } : {}),
     ...(drain ? { pipelineDrain: drain } : {}),
+    ...(drainTwo ? { pipelineDrainTwoProcessors: drainTwo } : {}),
     ...(lat ? { latency: lat } : {}),
     ...(api ? { api } : {}),
     ...(base ? { naive: base } : {}),
@@ -950,6 +969,11 @@ try {
   if (pipe) rows.push([`tickflow pipeline end to end, ${f(N)} trades (trades/s)`, f(pipe.tradesPerSec)])
   if (drain)
     rows.push([`tickflow processor draining the same, filled first (trades/s)`, f(drain.tradesPerSec)])
+  if (drain && drainTwo)
+    rows.push(
+      ['  two processors in the group (trades/s)', f(drainTwo.tradesPerSec)],
+      ['  two vs one processor', x(ratios.twoProcessorsVsOne)],
+    )
   if (base && lat && drain && pipe)
     rows.push(
       ['  drain vs min(Kafka consume, COPY)', `${(ratios.pipelineVsMinLimit! * 100).toFixed(1)} %`],
@@ -984,6 +1008,10 @@ try {
       [
         '  processor drain vs Connect insert / upsert',
         `${x(ratios.pipelineVsConnectInsert)} / ${x(ratios.pipelineVsConnectUpsert)}`,
+      ],
+      [
+        '  two processors vs Connect insert / upsert (two tasks)',
+        `${x(ratios.twoProcessorsVsConnectInsert)} / ${x(ratios.twoProcessorsVsConnectUpsert)}`,
       ],
       [
         'peer peak memory insert / upsert (MiB)',

@@ -43,6 +43,16 @@ interface Results {
     errors: number
   }
   pipelineDrain: { measured: string; trades: number; tradesPerSec: number; seconds: number }
+  pipelineDrainTwoProcessors: {
+    measured: string
+    trades: number
+    tradesPerSec: number
+    seconds: number
+    bars: number
+    processors: number
+    processorPeakRssBytes: number
+    eachProcessorPeakRssBytes: number[]
+  }
   pipelineAvro: {
     format: string
     trades: number
@@ -129,6 +139,18 @@ test(
     assert.deepEqual([r.pipelineDrain.measured, r.pipelineDrain.trades], ['drain', trades])
     assert.ok(r.pipelineDrain.seconds > 0)
     assert.ok(Math.abs(r.pipelineDrain.tradesPerSec - trades / r.pipelineDrain.seconds) < 1e-6)
+    // The same drain by two processors in the group (the harness fails unless it stored exactly
+    // the trades); their memory is the sum of each one's peak.
+    const two = r.pipelineDrainTwoProcessors
+    assert.deepEqual([two.measured, two.trades, two.processors], ['drain', trades, 2])
+    assert.equal(two.bars, r.pipeline.bars, 'the same trades make the same bars')
+    assert.ok(Math.abs(two.tradesPerSec - trades / two.seconds) < 1e-6)
+    assert.equal(two.eachProcessorPeakRssBytes.length, 2)
+    assert.ok(two.eachProcessorPeakRssBytes.every((b) => b > 20 * 2 ** 20))
+    assert.equal(
+      two.processorPeakRssBytes,
+      two.eachProcessorPeakRssBytes[0]! + two.eachProcessorPeakRssBytes[1]!,
+    )
     assert.equal(r.latency.offeredPerSec, 2000)
     assert.ok(r.latency.samples > 1000, `latency samples: ${r.latency.samples}`)
     assert.ok(r.latency.p50Ms <= r.latency.p99Ms && r.latency.p99Ms <= r.latency.p999Ms)
@@ -202,6 +224,9 @@ test(
     assert.ok(r.pipelineKill.rowsAtKill >= 0.4 * trades)
     assert.ok(close(r.ratios.pipelineVsConnectInsert, drain / r.peer.insert.rowsPerSec))
     assert.ok(close(r.ratios.pipelineVsConnectUpsert, drain / r.peer.upsert.rowsPerSec))
+    assert.ok(close(r.ratios.twoProcessorsVsOne, two.tradesPerSec / drain))
+    assert.ok(close(r.ratios.twoProcessorsVsConnectInsert, two.tradesPerSec / r.peer.insert.rowsPerSec))
+    assert.ok(close(r.ratios.twoProcessorsVsConnectUpsert, two.tradesPerSec / r.peer.upsert.rowsPerSec))
 
     // Embedded: the replay stored every trade of the CSV; PGlite's COPY of the same rows is the yardstick.
     const e = r.embedded
