@@ -8,7 +8,7 @@ import websocket from '@fastify/websocket'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import cors from '@fastify/cors'
-import type { Metrics } from '../metrics/registry.ts'
+import { exposition, type Metrics } from '../metrics/registry.ts'
 import type { Db } from '../store/db.ts'
 import { BadRequestError } from '../errors.ts'
 import { registerRoutes } from './routes.ts'
@@ -89,7 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks })
   })
   app.get('/metrics', { schema: metricsSchema }, async (_req, reply) => {
-    const body = await deps.metrics.registry.metrics()
+    const body = await exposition(deps.metrics)
     return reply.header('content-type', deps.metrics.registry.contentType).send(body)
   })
   if (deps.db) {

@@ -37,7 +37,7 @@ const EMBEDDED_MAX_BATCH = 20_000
 
 export class Runtime {
   readonly log: Logger
-  readonly metrics: Metrics = createMetrics()
+  readonly metrics: Metrics
   /** Aborted on the first SIGINT/SIGTERM. */
   readonly signal: AbortSignal
   /** Resolves on the first SIGINT/SIGTERM. */
@@ -48,10 +48,17 @@ export class Runtime {
   private readonly config: Config
   private readonly name: string
 
-  constructor(config: Config, name: string) {
+  /**
+   * With `thread`, the runtime of a processor thread (`tickflow process --threads`): its log lines
+   * say which thread, and the process-wide metrics (CPU, memory) are left to the main thread's.
+   */
+  constructor(config: Config, name: string, options: { thread?: number } = {}) {
     this.config = config
     this.name = name
-    this.log = createLogger(config, name)
+    const { thread } = options
+    const log = createLogger(config, name)
+    this.log = thread === undefined ? log : log.child({ thread })
+    this.metrics = createMetrics({ defaultMetrics: thread === undefined })
     const ac = new AbortController()
     this.signal = ac.signal
     this.stopped = new Promise((resolvePromise) => {

@@ -127,6 +127,13 @@ const table = [
     schema: z.string().min(1).default('tickflow-processor'),
   },
   {
+    key: 'processThreads',
+    flag: 'threads',
+    env: 'TICKFLOW_PROCESS_THREADS',
+    help: 'tickflow process: consumers of the group this process runs, each in its own thread with its own PostgreSQL connections (more than 1 needs DATABASE_URL)',
+    schema: positiveInt.max(64).default(1),
+  },
+  {
     key: 'schemaRegistryUrl',
     flag: 'schema-registry',
     env: 'SCHEMA_REGISTRY_URL',

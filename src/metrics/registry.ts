@@ -1,7 +1,19 @@
 // tickflow's Prometheus metrics: one registry per process, passed in (never the global one), names
 // in snake_case with unit suffixes. The names are a user-facing contract (docs/metrics.md, the
 // alert rules in deploy/prometheus and the Grafana dashboard use them).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import {
+  AggregatorRegistry,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client'
+
+/** One registry's metrics as getMetricsAsJSON() gives them (what a processor thread sends). */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[]
 
 export interface Metrics {
   registry: Registry
@@ -29,6 +41,19 @@ export interface Metrics {
   webhookOutboxOldestSeconds: Gauge
   /** Reads the webhook outbox when scraped; set by the process that delivers webhooks. */
   webhookOutbox: { probe?: () => Promise<OutboxState> }
+  /**
+   * Set by `tickflow process --threads`: the processor threads' metrics, merged into this
+   * registry's on /metrics (counters and histograms summed; the lag gauges, which every thread
+   * reads for the whole topic, by their maximum).
+   */
+  threads?: () => Promise<MetricsSnapshot[]>
+}
+
+/** The text /metrics serves: this registry's metrics, with the processor threads' merged in. */
+export async function exposition(metrics: Metrics): Promise<string> {
+  if (!metrics.threads) return metrics.registry.metrics()
+  const own = (await metrics.registry.getMetricsAsJSON()) as MetricsSnapshot
+  return AggregatorRegistry.aggregate([own, ...(await metrics.threads())]).metrics()
 }
 
 /** The undelivered webhook rows and the age of the oldest one (0 when none). */
@@ -93,11 +118,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: 'tickflow_consumer_lag',
       help: 'Messages in the topic not yet stored, per partition',
       labelNames: ['topic', 'partition'],
+      aggregator: 'max',
       registers: [registry],
     }),
     consumerLagSeconds: new Gauge({
       name: 'tickflow_consumer_lag_seconds',
       help: 'Age of the oldest message not yet stored (0 when caught up)',
+      aggregator: 'max',
       registers: [registry],
     }),
     endToEndLatency: new Histogram({

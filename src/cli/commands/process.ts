@@ -5,20 +5,23 @@ import { startRetention } from '../../store/retention.ts'
 import { requireKafka } from './require-kafka.ts'
 import { startAlertWebhooks } from '../webhooks.ts'
 import { useProcessorHeap } from '../node-flags.ts'
+import { checkThreads, startProcessorThreads } from '../process-threads.ts'
 
 export const processCommand: Command = {
   summary: 'the processor service: Kafka → PostgreSQL',
   description:
-    'Consumes the trade topic in the consumer group (--group), stores ticks, bars and dead letters with the offsets in one transaction. The HTTP port (/metrics, /readyz) is bound before the group is joined.',
+    'Consumes the trade topic in the consumer group (--group), stores ticks, bars and dead letters with the offsets in one transaction. The HTTP port (/metrics, /readyz) is bound before the group is joined. With --threads N the process runs N consumers of the group, each in its own thread.',
   async run(ctx) {
     const { config } = ctx
     requireKafka(config, 'process')
+    checkThreads(config)
     useProcessorHeap()
     return withRuntime(config, 'tickflow-process', async (rt) => {
       const { db } = await rt.serveThenOpen({ api: false, database: true, kafka: true })
       if (!db) throw new Error('the processor needs its database')
       await rt.ensureTopics()
-      const processor = await rt.startProcessor(db)
+      const processor =
+        config.processThreads > 1 ? await startProcessorThreads(rt, config) : await rt.startProcessor(db)
       startAlertWebhooks(rt, db, config)
       const stopRetention = startRetention(db, config, (r) =>
         r instanceof Error
@@ -26,7 +29,10 @@ export const processCommand: Command = {
           : rt.log.info(r, 'retention applied'),
       )
       rt.defer('retention', stopRetention)
-      rt.log.info({ topic: config.kafkaTopic, group: config.kafkaGroupId }, 'processor started')
+      rt.log.info(
+        { topic: config.kafkaTopic, group: config.kafkaGroupId, threads: config.processThreads },
+        'processor started',
+      )
       let code = 0
       await Promise.race([
         rt.stopped,
