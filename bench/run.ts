@@ -301,10 +301,20 @@ interface PipelineRun {
    * runs two tasks); their peak RSS is reported as the sum of each one's peak.
    */
   processors?: number
+  /** With drain: one `tickflow process --threads N` instead (N consumers in one process). */
+  threads?: number
 }
 
 async function pipelineThroughput(brokers: string, adminUrl: string, run: PipelineRun = {}) {
-  const { format = 'json', registryUrl, kill = false, alertRules = 0, drain = false, processors = 1 } = run
+  const {
+    format = 'json',
+    registryUrl,
+    kill = false,
+    alertRules = 0,
+    drain = false,
+    processors = 1,
+    threads = 1,
+  } = run
   const database = await createTestDatabase(adminUrl)
   const topic = `bench-pipeline-${format}-${Date.now()}`
   const group = `bench-${topic}`
@@ -325,7 +335,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     if (proc) await sleep(3000) // joined the group, waiting for data
     log(
       drain
-        ? `pipeline (${format}, drain): ${N} trades produced first, then ${processors === 1 ? 'the processor drains' : `${processors} processors drain`} them`
+        ? `pipeline (${format}, drain): ${N} trades produced first, then ${threads > 1 ? `one processor with ${threads} threads drains` : processors === 1 ? 'the processor drains' : `${processors} processors drain`} them`
         : `pipeline (${format}${alertRules ? `, ${alertRules} alert rules` : ''}): ${N} trades through ingest → Kafka → processor → PostgreSQL${kill ? ', SIGKILL at 40 %' : ''}`,
     )
     const stored = async (): Promise<number> =>
@@ -372,7 +382,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     await pump({ source, producer, topic, log: silent, metrics, maxSend: 5000, encode })
     const produceSecs = (performance.now() - t0) / 1000
     await killer
-    proc ??= startCli(['process'], env)
+    proc ??= startCli(threads > 1 ? ['process', '--threads', String(threads)] : ['process'], env)
     const running = [proc, ...Array.from({ length: processors - 1 }, () => startCli(['process'], env))]
     const peaks = running.map(() => 0)
     const sampleRss = (): void =>
@@ -411,6 +421,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
       bars: Number(rows!.bars),
       processorPeakRssBytes: peaks.reduce((a, b) => a + b, 0),
       ...(processors > 1 ? { processors, eachProcessorPeakRssBytes: peaks } : {}),
+      ...(threads > 1 ? { threads } : {}),
       ...(alertRules ? { alertFirings: Number(rows!.firings) } : {}),
       ...(kill
         ? {
@@ -837,6 +848,9 @@ try {
   const drainTwo = needsServers
     ? await pipelineThroughput(brokers, postgres!.adminUrl, { drain: true, processors: 2 })
     : undefined
+  const drainThreads = needsServers
+    ? await pipelineThroughput(brokers, postgres!.adminUrl, { drain: true, threads: 2 })
+    : undefined
   const alerts =
     needsServers && ALERT_RULES
       ? await pipelineThroughput(brokers, postgres!.adminUrl, { alertRules: ALERT_RULES })
@@ -888,6 +902,17 @@ try {
   if (drainTwo && peers) {
     ratios.twoProcessorsVsConnectInsert = drainTwo.tradesPerSec / peers.insert.rowsPerSec
     ratios.twoProcessorsVsConnectUpsert = drainTwo.tradesPerSec / peers.upsert.rowsPerSec
+  }
+  // One processor with two threads: Connect's two tasks also share one process.
+  if (drain && drainThreads) ratios.twoThreadsVsOne = drainThreads.tradesPerSec / drain.tradesPerSec
+  if (drainTwo && drainThreads) {
+    ratios.twoThreadsVsTwoProcessors = drainThreads.tradesPerSec / drainTwo.tradesPerSec
+    ratios.twoThreadsVsTwoProcessorsPeakRss =
+      drainThreads.processorPeakRssBytes / drainTwo.processorPeakRssBytes
+  }
+  if (drainThreads && peers) {
+    ratios.twoThreadsVsConnectInsert = drainThreads.tradesPerSec / peers.insert.rowsPerSec
+    ratios.twoThreadsVsConnectUpsert = drainThreads.tradesPerSec / peers.upsert.rowsPerSec
   }
   if (pipe && alerts) ratios.alertsOnVsOff = alerts.tradesPerSec / pipe.tradesPerSec
   if (pipe && avro)
@@ -943,6 +968,7 @@ try {
     ...(pipe ? { pipeline: pipe } : {}),
     ...(drain ? { pipelineDrain: drain } : {}),
     ...(drainTwo ? { pipelineDrainTwoProcessors: drainTwo } : {}),
+    ...(drainThreads ? { pipelineDrainTwoThreads: drainThreads } : {}),
     ...(lat ? { latency: lat } : {}),
     ...(api ? { api } : {}),
     ...(base ? { naive: base } : {}),
@@ -973,6 +999,15 @@ try {
     rows.push(
       ['  two processors in the group (trades/s)', f(drainTwo.tradesPerSec)],
       ['  two vs one processor', x(ratios.twoProcessorsVsOne)],
+    )
+  if (drain && drainTwo && drainThreads)
+    rows.push(
+      ['  one processor, two threads (trades/s)', f(drainThreads.tradesPerSec)],
+      ['  two threads vs one processor', x(ratios.twoThreadsVsOne)],
+      [
+        '  peak RSS: two threads / two processors (MiB)',
+        `${f(drainThreads.processorPeakRssBytes / 2 ** 20)} / ${f(drainTwo.processorPeakRssBytes / 2 ** 20)}`,
+      ],
     )
   if (base && lat && drain && pipe)
     rows.push(
@@ -1012,6 +1047,10 @@ try {
       [
         '  two processors vs Connect insert / upsert (two tasks)',
         `${x(ratios.twoProcessorsVsConnectInsert)} / ${x(ratios.twoProcessorsVsConnectUpsert)}`,
+      ],
+      [
+        '  two threads vs Connect insert / upsert',
+        `${x(ratios.twoThreadsVsConnectInsert)} / ${x(ratios.twoThreadsVsConnectUpsert)}`,
       ],
       [
         'peer peak memory insert / upsert (MiB)',

@@ -53,6 +53,15 @@ interface Results {
     processorPeakRssBytes: number
     eachProcessorPeakRssBytes: number[]
   }
+  pipelineDrainTwoThreads: {
+    measured: string
+    trades: number
+    tradesPerSec: number
+    seconds: number
+    bars: number
+    threads: number
+    processorPeakRssBytes: number
+  }
   pipelineAvro: {
     format: string
     trades: number
@@ -151,6 +160,21 @@ test(
       two.processorPeakRssBytes,
       two.eachProcessorPeakRssBytes[0]! + two.eachProcessorPeakRssBytes[1]!,
     )
+    const close = (a: number | undefined, b: number): boolean => Math.abs(a! - b) <= 1e-9 * Math.abs(b)
+    // And by one processor running two consumers in threads: one process, one peak.
+    const threads = r.pipelineDrainTwoThreads
+    assert.deepEqual([threads.measured, threads.trades, threads.threads], ['drain', trades, 2])
+    assert.equal(threads.bars, r.pipeline.bars, 'the same trades make the same bars')
+    assert.ok(Math.abs(threads.tradesPerSec - trades / threads.seconds) < 1e-6)
+    assert.ok(threads.processorPeakRssBytes > 20 * 2 ** 20)
+    assert.ok(close(r.ratios.twoThreadsVsOne, threads.tradesPerSec / r.pipelineDrain.tradesPerSec))
+    assert.ok(close(r.ratios.twoThreadsVsTwoProcessors, threads.tradesPerSec / two.tradesPerSec))
+    assert.ok(
+      close(
+        r.ratios.twoThreadsVsTwoProcessorsPeakRss,
+        threads.processorPeakRssBytes / two.processorPeakRssBytes,
+      ),
+    )
     assert.equal(r.latency.offeredPerSec, 2000)
     assert.ok(r.latency.samples > 1000, `latency samples: ${r.latency.samples}`)
     assert.ok(r.latency.p50Ms <= r.latency.p99Ms && r.latency.p99Ms <= r.latency.p999Ms)
@@ -175,7 +199,6 @@ test(
       r.pipeline.bytesPerMessage > r.pipelineAvro.bytesPerMessage && r.pipelineAvro.bytesPerMessage > 20,
     )
     const wall = Math.min(r.limits.kafkaConsumeMsgsPerSec!, r.limits.postgresCopyRowsPerSec!)
-    const close = (a: number | undefined, b: number): boolean => Math.abs(a! - b) <= 1e-9 * Math.abs(b)
     // The same trades again with 20 alert rules of every kind (RSI among them): every trade stored,
     // rules that fire, and the throughput next to the run without rules.
     const withAlerts = r.pipelineWithAlerts
@@ -227,6 +250,8 @@ test(
     assert.ok(close(r.ratios.twoProcessorsVsOne, two.tradesPerSec / drain))
     assert.ok(close(r.ratios.twoProcessorsVsConnectInsert, two.tradesPerSec / r.peer.insert.rowsPerSec))
     assert.ok(close(r.ratios.twoProcessorsVsConnectUpsert, two.tradesPerSec / r.peer.upsert.rowsPerSec))
+    assert.ok(close(r.ratios.twoThreadsVsConnectInsert, threads.tradesPerSec / r.peer.insert.rowsPerSec))
+    assert.ok(close(r.ratios.twoThreadsVsConnectUpsert, threads.tradesPerSec / r.peer.upsert.rowsPerSec))
 
     // Embedded: the replay stored every trade of the CSV; PGlite's COPY of the same rows is the yardstick.
     const e = r.embedded
