@@ -22,8 +22,11 @@ export type ToThread = { type: 'stop' } | { type: 'metrics'; id: number }
 
 /** How long a thread may take to answer for its metrics before its last answer is served. */
 const METRICS_WAIT_MS = 1000
-/** How long the threads may take to stop (each closes its consumer within 5 s) before they are ended. */
-const STOP_WAIT_MS = 8000
+/**
+ * How long the threads may take to stop before they are ended: each closes its consumer within
+ * 5 s, and the main thread then needs its own share of the 9.5 s a signal allows (signals.ts).
+ */
+const STOP_WAIT_MS = 6000
 
 const ENTRY = new URL('./process-thread.ts', import.meta.url)
 
@@ -37,9 +40,13 @@ class ProcessorThread {
   readonly failed: Promise<never>
   private readonly waiting = new Map<number, () => void>()
   private nextId = 1
+  private gone = false
 
   constructor(config: Config, index: number, onFired: () => void, isStopping: () => boolean) {
-    this.worker = new Worker(ENTRY, { workerData: { config, thread: index } })
+    // A worker's standard output is not the terminal: the format is decided here, for every thread.
+    const logFormat =
+      (config.logFormat ?? 'auto') === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : config.logFormat
+    this.worker = new Worker(ENTRY, { workerData: { config: { ...config, logFormat }, thread: index } })
     let started!: () => void
     let fail!: (err: Error) => void
     this.started = new Promise((resolve) => (started = resolve))
@@ -60,6 +67,7 @@ class ProcessorThread {
     this.worker.on('error', (err) => fail(failure(undefined, errorMessage(err))))
     this.exited = new Promise((resolve) =>
       this.worker.once('exit', (code) => {
+        this.gone = true
         if (!isStopping()) fail(failure(undefined, `ended unexpectedly (exit code ${code})`))
         for (const done of this.waiting.values()) done()
         resolve()
@@ -69,6 +77,7 @@ class ProcessorThread {
 
   /** Asks for the thread's metrics; its last ones when it does not answer within a second. */
   async metrics(): Promise<MetricsSnapshot> {
+    if (this.gone) return this.last
     const id = this.nextId++
     const answered = new Promise<void>((resolve) => this.waiting.set(id, resolve))
     this.send({ type: 'metrics', id })
@@ -98,7 +107,7 @@ export function checkThreads(config: Config): void {
 
 /**
  * Starts `config.processThreads` processor threads once the database is migrated and the topics
- * exist; resolves when every thread has joined the group, rejects with the first failure (the
+ * exist; resolves when every thread has started its consumer, rejects with the first failure (the
  * threads already started are stopped). The result stops like a one-consumer Processor.
  */
 export async function startProcessorThreads(rt: Runtime, config: Config): Promise<Processor> {
@@ -135,7 +144,7 @@ export async function startProcessorThreads(rt: Runtime, config: Config): Promis
     })())
   rt.defer('processor threads', close)
   await Promise.race([Promise.all(threads.map((t) => t.started)), anyFailed])
-  rt.log.info({ threads: threads.length }, 'processor threads joined the group')
+  rt.log.info({ threads: threads.length }, 'processor threads started')
   return {
     // The threads end together only when stopped; one ending alone is a failure (anyFailed).
     done: Promise.race([anyFailed, Promise.all(threads.map((t) => t.exited)).then(() => {})]),

@@ -52,7 +52,11 @@ export interface Metrics {
 /** The text /metrics serves: this registry's metrics, with the processor threads' merged in. */
 export async function exposition(metrics: Metrics): Promise<string> {
   if (!metrics.threads) return metrics.registry.metrics()
-  const own = (await metrics.registry.getMetricsAsJSON()) as MetricsSnapshot
+  // The main thread's own metrics are the process's: those a cluster aggregation would leave out
+  // (process_start_time_seconds) are kept as they are.
+  const own = ((await metrics.registry.getMetricsAsJSON()) as MetricsSnapshot).map((m) =>
+    m.aggregator === 'omit' ? { ...m, aggregator: 'first' as const } : m,
+  )
   return AggregatorRegistry.aggregate([own, ...(await metrics.threads())]).metrics()
 }
 

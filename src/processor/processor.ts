@@ -66,6 +66,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
   const wantsBars = o.onCommitted ? (o.wantsBars ?? (() => true)) : () => false
   let closing = false
   const lastStoredTimestamp = new Map<number, number>()
+  /** The offset of the last message this consumer stored, per partition (see updateLag). */
+  const lastStoredOffset = new Map<number, bigint>()
   const unmappedSeen = new Set<string>()
   let watermarks: Watermarks | undefined
   const avro = new AvroTradeDecoder(o.registry)
@@ -193,7 +195,10 @@ export function startProcessor(o: ProcessorOptions): Processor {
         o.log.warn({ err: errorMessage(err) }, 'the bookkeeping of a committed batch failed')
       }
     })
-    for (const m of batch) lastStoredTimestamp.set(m.partition, m.timestamp)
+    for (const m of batch) {
+      lastStoredTimestamp.set(m.partition, m.timestamp)
+      lastStoredOffset.set(m.partition, m.offset)
+    }
   }
 
   /**
@@ -269,6 +274,13 @@ export function startProcessor(o: ProcessorOptions): Processor {
       o.bus.endOffsets(o.topic),
       o.store.storedOffsets(o.groupId, o.topic),
     ])
+    // A partition another consumer of the group has stored past this one's last message has moved
+    // away in a rebalance: its old timestamp no longer says how far behind anything is.
+    for (const [p, offset] of lastStoredOffset)
+      if ((stored.get(p) ?? 0n) > offset + 1n) {
+        lastStoredOffset.delete(p)
+        lastStoredTimestamp.delete(p)
+      }
     let anyLag = false
     for (const [p, e] of end) {
       const lag = e - (stored.get(p) ?? 0n)
