@@ -9,6 +9,7 @@ import { ConfigError, TickflowError, errorMessage, type ErrorCode } from '../err
 import type { MetricsSnapshot } from '../metrics/registry.ts'
 import type { Processor } from '../processor/processor.ts'
 import type { Runtime } from './runtime.ts'
+import { withTimeout } from '../util/timeout.ts'
 
 /** Messages from a processor thread to the main thread. */
 export type FromThread =
@@ -81,9 +82,7 @@ class ProcessorThread {
     const id = this.nextId++
     const answered = new Promise<void>((resolve) => this.waiting.set(id, resolve))
     this.send({ type: 'metrics', id })
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([answered, new Promise<void>((r) => (timer = setTimeout(r, METRICS_WAIT_MS)))])
-    clearTimeout(timer)
+    await withTimeout(answered, METRICS_WAIT_MS, () => {})
     this.waiting.delete(id)
     return this.last
   }
@@ -131,12 +130,11 @@ export async function startProcessorThreads(rt: Runtime, config: Config): Promis
       stopping = true
       for (const t of threads) t.send({ type: 'stop' })
       const all = Promise.all(threads.map((t) => t.exited))
-      let timer: NodeJS.Timeout | undefined
-      const late = await Promise.race([
+      const late = await withTimeout(
         all.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), STOP_WAIT_MS))),
-      ])
-      clearTimeout(timer)
+        STOP_WAIT_MS,
+        () => true,
+      )
       if (late) {
         rt.log.warn('a processor thread did not stop in time; ending it')
         await Promise.all(threads.map((t) => t.worker.terminate()))
