@@ -105,6 +105,21 @@ export function checkThreads(config: Config): void {
 }
 
 /**
+ * Warns when the topic has fewer partitions than the process has threads: a consumer of the group
+ * gets at least one partition or none, so the surplus threads would hold a PostgreSQL pool and
+ * their memory for nothing. Not an error: partitions can be added, and the group rebalances.
+ */
+export async function warnIdleThreads(rt: Runtime, config: Config): Promise<void> {
+  const partitions = (await rt.bus().endOffsets(config.kafkaTopic)).size
+  if (config.processThreads <= partitions) return
+  const idle = config.processThreads - partitions
+  rt.log.warn(
+    { threads: config.processThreads, partitions, topic: config.kafkaTopic },
+    `${config.processThreads} threads for ${partitions} partition${partitions === 1 ? '' : 's'}: ${idle} will hold no partition (add partitions or run fewer threads)`,
+  )
+}
+
+/**
  * Starts `config.processThreads` processor threads once the database is migrated and the topics
  * exist; resolves when every thread has started its consumer, rejects with the first failure (the
  * threads already started are stopped). The result stops like a one-consumer Processor.

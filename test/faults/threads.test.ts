@@ -103,13 +103,61 @@ test('one process with three threads, killed mid-stream and restarted with two, 
   procs[1]!.child.kill('SIGTERM')
   const { code } = await exitWithin(procs[1]!, 10_000)
   assert.equal(code, 0, procs[1]!.output())
-  assert.doesNotMatch(procs[1]!.output(), /"level":50|did not stop/)
+  assert.doesNotMatch(procs[1]!.output(), /"level":50|did not stop|will hold no partition/)
   // Both threads left the group on the way out (not dropped later by session timeout).
   const admin = new Admin({ clientId: 'test-threads', bootstrapBrokers: brokers, retries: 0 })
   t.after(() => admin.close())
   const group = (await admin.describeGroups({ groups: ['threads'] })).get('threads')
   assert.equal(group?.members.size, 0, `members after SIGTERM: ${group?.state}`)
   assert.equal(await stored(), N)
+})
+
+test('more threads than partitions: the process warns once, naming both, and runs', async (t) => {
+  const database = await createTestDatabase()
+  t.after(() => database.drop())
+  const topic = uniqueTopic('threads-idle')
+  const brokers = testBrokers()
+  const bus = createKafkaBus({ brokers })
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  await bus.close()
+  const p = startCli(['process', '--threads', '2'], {
+    KAFKA_BROKERS: brokers.join(','),
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: 'threads-idle',
+    DATABASE_URL: database.url,
+    HTTP_PORT: String(await freePort()),
+    LOG_FORMAT: 'json',
+  })
+  t.after(() => p.child.kill('SIGKILL'))
+  // Both threads join: the surplus one is a member without a partition, not a failure.
+  const admin = new Admin({ clientId: 'test-threads-idle', bootstrapBrokers: brokers, retries: 0 })
+  t.after(() => admin.close())
+  let state = ''
+  await waitFor(
+    async () => {
+      const group = (await admin.describeGroups({ groups: ['threads-idle'] })).get('threads-idle')
+      state = `${group?.state}, ${group?.members.size} members`
+      return /^stable, 2 members$/i.test(state)
+    },
+    120_000,
+    () => `the group to be stable with two members (${state}): ${p.output()}`,
+  )
+  const warnings = p
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('will hold no partition'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  assert.equal(warnings.length, 1, p.output())
+  assert.equal(warnings[0]!.level, 40)
+  assert.equal(
+    warnings[0]!.msg,
+    '2 threads for 1 partition: 1 will hold no partition (add partitions or run fewer threads)',
+  )
+  assert.deepEqual([warnings[0]!.threads, warnings[0]!.partitions, warnings[0]!.topic], [2, 1, topic])
+  p.child.kill('SIGTERM')
+  const { code } = await exitWithin(p, 10_000)
+  assert.equal(code, 0, p.output())
 })
 
 test('a processor thread that cannot connect stops the process with one line naming it', async (t) => {

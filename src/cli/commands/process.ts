@@ -5,7 +5,7 @@ import { startRetention } from '../../store/retention.ts'
 import { requireKafka } from './require-kafka.ts'
 import { startAlertWebhooks } from '../webhooks.ts'
 import { useProcessorHeap } from '../node-flags.ts'
-import { checkThreads, startProcessorThreads } from '../process-threads.ts'
+import { checkThreads, startProcessorThreads, warnIdleThreads } from '../process-threads.ts'
 
 export const processCommand: Command = {
   summary: 'the processor service: Kafka → PostgreSQL',
@@ -20,6 +20,7 @@ export const processCommand: Command = {
       const { db } = await rt.serveThenOpen({ api: false, database: true, kafka: true })
       if (!db) throw new Error('the processor needs its database')
       await rt.ensureTopics()
+      if (config.processThreads > 1) await warnIdleThreads(rt, config)
       const processor =
         config.processThreads > 1 ? await startProcessorThreads(rt, config) : await rt.startProcessor(db)
       startAlertWebhooks(rt, db, config)
