@@ -12,6 +12,9 @@ import type { Runtime } from './runtime.ts'
 import { withTimeout } from '../util/timeout.ts'
 
 /** Messages from a processor thread to the main thread. */
+/** How long the start waits for the topic's partition count before it goes on without it. */
+const PARTITION_COUNT_WAIT_MS = 2_000
+
 export type FromThread =
   | { type: 'started' }
   | { type: 'failed'; code: ErrorCode | undefined; message: string }
@@ -107,11 +110,21 @@ export function checkThreads(config: Config): void {
 /**
  * Warns when the topic has fewer partitions than the process has threads: a consumer of the group
  * gets at least one partition or none, so the surplus threads would hold a PostgreSQL pool and
- * their memory for nothing. Not an error: partitions can be added, and the group rebalances.
+ * their memory for nothing. Not an error: partitions can be added, and the group rebalances. Only a
+ * hint, so it never delays or stops the start: a count the broker does not give within a moment
+ * (metadata of a topic just created, a leader election) is skipped.
  */
 export async function warnIdleThreads(rt: Runtime, config: Config): Promise<void> {
-  const partitions = (await rt.bus().endOffsets(config.kafkaTopic)).size
-  if (config.processThreads <= partitions) return
+  const partitions = await withTimeout(
+    rt
+      .bus()
+      .endOffsets(config.kafkaTopic)
+      .then((ends) => ends.size)
+      .catch(() => 0),
+    PARTITION_COUNT_WAIT_MS,
+    () => 0,
+  )
+  if (partitions === 0 || config.processThreads <= partitions) return
   const idle = config.processThreads - partitions
   rt.log.warn(
     { threads: config.processThreads, partitions, topic: config.kafkaTopic },

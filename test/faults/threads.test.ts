@@ -116,6 +116,7 @@ test('more threads than partitions: the process warns once, naming both, and run
   const database = await createTestDatabase()
   t.after(() => database.drop())
   const topic = uniqueTopic('threads-idle')
+  const group = `${topic}-group`
   const brokers = testBrokers()
   const bus = createKafkaBus({ brokers })
   await bus.ensureTopic({ name: topic, partitions: 1 })
@@ -124,25 +125,14 @@ test('more threads than partitions: the process warns once, naming both, and run
     KAFKA_BROKERS: brokers.join(','),
     KAFKA_TOPIC: topic,
     KAFKA_DLQ_TOPIC: `${topic}.dlq`,
-    KAFKA_GROUP_ID: 'threads-idle',
+    KAFKA_GROUP_ID: group,
     DATABASE_URL: database.url,
     HTTP_PORT: String(await freePort()),
     LOG_FORMAT: 'json',
   })
   t.after(() => p.child.kill('SIGKILL'))
-  // Both threads join: the surplus one is a member without a partition, not a failure.
-  const admin = new Admin({ clientId: 'test-threads-idle', bootstrapBrokers: brokers, retries: 0 })
-  t.after(() => admin.close())
-  let state = ''
-  await waitFor(
-    async () => {
-      const group = (await admin.describeGroups({ groups: ['threads-idle'] })).get('threads-idle')
-      state = `${group?.state}, ${group?.members.size} members`
-      return /^stable, 2 members$/i.test(state)
-    },
-    120_000,
-    () => `the group to be stable with two members (${state}): ${p.output()}`,
-  )
+  // Both threads join: one holds the partition, the other is a member without one, not a failure.
+  await waitGroupMembers(brokers, group, topic, 2, 120_000, p.output, 1)
   const warnings = p
     .output()
     .split('\n')

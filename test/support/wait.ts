@@ -28,8 +28,9 @@ export async function waitFor<T>(
 }
 
 /**
- * Waits until the consumer group is stable with `members` members, each holding partitions of
- * `topic` (the processors started have joined and been assigned their share).
+ * Waits until the consumer group is stable with `members` members, `holding` of them (all by
+ * default) holding partitions of `topic` (the processors started have joined and been assigned
+ * their share).
  */
 export async function waitGroupMembers(
   brokers: string[],
@@ -38,6 +39,7 @@ export async function waitGroupMembers(
   members: number,
   timeoutMs = 60_000,
   why: () => string = () => '',
+  holding = members,
 ): Promise<void> {
   let seen = 'no answer'
   await waitFor(
@@ -45,11 +47,11 @@ export async function waitGroupMembers(
       const admin = new Admin({ clientId: 'test-wait', bootstrapBrokers: brokers, retries: 0 })
       try {
         const g = (await admin.describeGroups({ groups: [group] })).get(group)
-        const holding = [...(g?.members.values() ?? [])].filter(
+        const held = [...(g?.members.values() ?? [])].filter(
           (m) => (m.assignments?.get(topic)?.partitions.length ?? 0) > 0,
         ).length
-        seen = `${g?.state ?? 'no group'}, ${holding} of ${g?.members.size ?? 0} members holding partitions`
-        return /^stable$/i.test(g?.state ?? '') && holding === members && g?.members.size === members
+        seen = `${g?.state ?? 'no group'}, ${held} of ${g?.members.size ?? 0} members holding partitions`
+        return /^stable$/i.test(g?.state ?? '') && held === holding && g?.members.size === members
       } catch (err) {
         seen = err instanceof Error ? err.message : String(err)
         return false
