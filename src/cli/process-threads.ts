@@ -12,9 +12,6 @@ import type { Runtime } from './runtime.ts'
 import { withTimeout } from '../util/timeout.ts'
 
 /** Messages from a processor thread to the main thread. */
-/** How long the start waits for the topic's partition count before it goes on without it. */
-const PARTITION_COUNT_WAIT_MS = 2_000
-
 export type FromThread =
   | { type: 'started' }
   | { type: 'failed'; code: ErrorCode | undefined; message: string }
@@ -26,6 +23,8 @@ export type ToThread = { type: 'stop' } | { type: 'metrics'; id: number }
 
 /** How long a thread may take to answer for its metrics before its last answer is served. */
 const METRICS_WAIT_MS = 1000
+/** How long the start waits for the topic's partition count before it goes on without it. */
+const PARTITION_COUNT_WAIT_MS = 2_000
 /**
  * How long the threads may take to stop before they are ended: each closes its consumer within
  * 5 s, and the main thread then needs its own share of the 9.5 s a signal allows (signals.ts).
