@@ -38,6 +38,7 @@ import { Consumer, MessagesStreamModes } from '@platformatic/kafka'
 import { startKafka, root, type KafkaCluster } from '../test/support/kafka.ts'
 import { findPostgres, createTestDatabase, type PostgresServer } from '../test/support/postgres.ts'
 import { startCli } from '../test/support/cli.ts'
+import { followDrain, type CpuUse } from './cpu.ts'
 import { startRegistry } from '../test/support/registry.ts'
 import { freePort } from '../test/support/topics.ts'
 import { SchemaRegistry } from '../src/bus/registry.ts'
@@ -384,6 +385,14 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     await killer
     proc ??= startCli(threads > 1 ? ['process', '--threads', String(threads)] : ['process'], env)
     const running = [proc, ...Array.from({ length: processors - 1 }, () => startCli(['process'], env))]
+    // A drain's CPU, from the last check that found no row to caught up (bench/cpu.ts).
+    const cpu = drain
+      ? followDrain(
+          () => running.flatMap((r) => (r.child.pid === undefined ? [] : [r.child.pid])),
+          async () =>
+            (await db.query<{ any: boolean }>('select exists (select 1 from ticks) as any'))[0]!.any,
+        )
+      : undefined
     const peaks = running.map(() => 0)
     const sampleRss = (): void =>
       running.forEach((r, i) => {
@@ -393,6 +402,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     if (!(await waitCaughtUp(bus, db, group, topic, { timeoutMs: 3_600_000, onPoll: sampleRss })))
       throw new Error('the pipeline did not catch up within an hour')
     const caughtUpAt = Date.now()
+    const cpuUsed = await cpu?.end(N)
     let secs = (performance.now() - t0) / 1000
     if (drain) {
       const [first] = await db.query<{ ms: string }>(
@@ -422,6 +432,7 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
       processorPeakRssBytes: peaks.reduce((a, b) => a + b, 0),
       ...(processors > 1 ? { processors, eachProcessorPeakRssBytes: peaks } : {}),
       ...(threads > 1 ? { threads } : {}),
+      ...(cpuUsed ? { cpu: cpuUsed } : {}),
       ...(alertRules ? { alertFirings: Number(rows!.firings) } : {}),
       ...(kill
         ? {
@@ -1059,6 +1070,30 @@ try {
       ['after SIGKILL, duplicates / losses: tickflow', `${pipeKill.duplicates} / ${pipeKill.losses}`],
       ['  Connect insert', `${peers.insertKill.duplicates} / ${peers.insertKill.losses}`],
       ['  Connect upsert', `${peers.upsertKill.duplicates} / ${peers.upsertKill.losses}`],
+    )
+  // CPU per stored trade over each drain: consumer / PostgreSQL / broker / whole machine.
+  const perTrade = (c: CpuUse | undefined): string =>
+    c
+      ? `${[
+          c.consumerMicrosPerTrade,
+          c.postgresMicrosPerTrade,
+          c.brokerMicrosPerTrade,
+          c.machineMicrosPerTrade,
+        ]
+          .map((v) => v.toFixed(1))
+          .join(' / ')} (${(c.machineBusyShare * 100).toFixed(0)} % busy)`
+      : '-'
+  const cpuRows: [string, CpuUse | undefined][] = [
+    ['  one processor', drain?.cpu],
+    ['  one processor, two threads', drainThreads?.cpu],
+    ['  two processors', drainTwo?.cpu],
+    ['  Connect insert drain', peers?.insert.cpu],
+    ['  Connect upsert drain', peers?.upsert.cpu],
+  ]
+  if (cpuRows.some(([, c]) => c))
+    rows.push(
+      ['CPU µs per trade, drains: consumer / PostgreSQL / broker / machine', ''],
+      ...cpuRows.map(([k, c]): [string, string] => [k, perTrade(c)]),
     )
   if (emb)
     rows.push(

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { runCli } from '../support/cli.ts'
 import { testBrokers } from '../support/topics.ts'
 import type { PeerRun } from '../../bench/peer.ts'
+import type { CpuUse } from '../../bench/cpu.ts'
 
 interface Results {
   limits: Record<string, number>
@@ -42,7 +43,7 @@ interface Results {
     non2xx: number
     errors: number
   }
-  pipelineDrain: { measured: string; trades: number; tradesPerSec: number; seconds: number }
+  pipelineDrain: { measured: string; trades: number; tradesPerSec: number; seconds: number; cpu: CpuUse }
   pipelineDrainTwoProcessors: {
     measured: string
     trades: number
@@ -52,6 +53,7 @@ interface Results {
     processors: number
     processorPeakRssBytes: number
     eachProcessorPeakRssBytes: number[]
+    cpu: CpuUse
   }
   pipelineDrainTwoThreads: {
     measured: string
@@ -61,6 +63,7 @@ interface Results {
     bars: number
     threads: number
     processorPeakRssBytes: number
+    cpu: CpuUse
   }
   pipelineAvro: {
     format: string
@@ -240,6 +243,28 @@ test(
       assert.equal(p.notionalOfDistinctExact, true)
     }
     assert.equal(r.peer.upsertKill.duplicates, 0)
+    // Each drain's CPU by side: measured (the consumer and PostgreSQL did work), no side more than
+    // the whole machine's busy time, and per trade the same figures over the trades.
+    const drains: [string, CpuUse | undefined][] = [
+      ['one processor', r.pipelineDrain.cpu],
+      ['two threads', r.pipelineDrainTwoThreads.cpu],
+      ['two processors', r.pipelineDrainTwoProcessors.cpu],
+      ['Connect insert', r.peer.insert.cpu],
+      ['Connect upsert', r.peer.upsert.cpu],
+    ]
+    for (const [name, c] of drains) {
+      assert.ok(c, `${name}: no CPU figures`)
+      assert.ok(c.consumerSeconds > 0 && c.postgresSeconds > 0 && c.brokerSeconds >= 0, name)
+      assert.ok(
+        c.consumerSeconds + c.postgresSeconds + c.brokerSeconds <= c.machineBusySeconds + 0.05,
+        `${name}: ${JSON.stringify(c)}`,
+      )
+      assert.ok(c.machineBusyShare > 0 && c.machineBusyShare <= 1, name)
+      assert.ok(close(c.consumerMicrosPerTrade, (c.consumerSeconds * 1e6) / trades), name)
+      assert.ok(close(c.postgresMicrosPerTrade, (c.postgresSeconds * 1e6) / trades), name)
+      assert.ok(close(c.machineMicrosPerTrade, (c.machineBusySeconds * 1e6) / trades), name)
+    }
+    assert.equal(r.peer.insertKill.cpu, undefined, 'a kill run restarts the worker: no CPU window')
     assert.deepEqual(
       [r.pipelineKill.trades, r.pipelineKill.rows, r.pipelineKill.duplicates, r.pipelineKill.losses],
       [trades, trades, 0, 0],
@@ -325,6 +350,7 @@ test(
       /^GET \/api\/v1\/bars while ingesting 2,000\/s: p50 \/ p99 \(ms\)\s+[\d.]+ \/ [\d.]+$/m,
     )
     assert.match(run.output, /^ {2}processor drain vs Connect insert \/ upsert\s+[\d.]+ × \/ [\d.]+ ×$/m)
+    assert.match(run.output, /^ {2}Connect upsert drain\s+(?:[\d.]+ \/ ){3}[\d.]+ \(\d+ % busy\)$/m)
     assert.match(run.output, /^ {2}replay vs PGlite COPY\s+[\d.]+ ×$/m)
     assert.match(
       run.output,

@@ -1,0 +1,174 @@
+// Where a drain's CPU goes: the consumer (tickflow's processor, or Kafka Connect's worker), PostgreSQL,
+// the broker and the whole machine, read from /proc at the start and the end of the drain. The
+// throughput ratios say which side finished first on two shared cores; CPU per trade says how
+// much of the machine each side needs for the same rows, and so how fast either could go at best.
+import { execFileSync } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ). */
+let ticksPerSecond: number | undefined
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
+    ticksPerSecond = Number.isFinite(n) && n > 0 ? n : 100
+  }
+  return ticksPerSecond
+}
+
+interface ProcEntry {
+  pid: number
+  ppid: number
+  comm: string
+  /** user + system CPU seconds */
+  cpu: number
+}
+
+/** One process's /proc/<pid>/stat, or undefined when it is gone. */
+function readProc(pid: number): ProcEntry | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name may hold spaces and parentheses: the fields start after the last ')'.
+    const close = stat.lastIndexOf(')')
+    const f = stat.slice(close + 2).split(' ')
+    return {
+      pid,
+      ppid: Number(f[1]),
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      cpu: (Number(f[11]) + Number(f[12])) / clockTicks(),
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** A process's peak resident memory (VmHWM) and CPU seconds so far; zeros once it is gone. */
+export function procStat(pid: number): { rss: number; cpu: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    return {
+      rss: Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024,
+      cpu: readProc(pid)?.cpu ?? 0,
+    }
+  } catch {
+    return { rss: 0, cpu: 0 }
+  }
+}
+
+function isBroker(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('kafka.Kafka')
+  } catch {
+    return false
+  }
+}
+
+export interface CpuSnapshot {
+  /** CPU seconds of the consumer's processes (the given pids and their descendants). */
+  consumer: number
+  /** CPU seconds of every PostgreSQL process (postmaster and backends alive at the time). */
+  postgres: number
+  /** CPU seconds of the Kafka broker's JVM(s). */
+  broker: number
+  /** The machine's busy and total CPU seconds (/proc/stat, every core, idle and iowait excluded). */
+  machineBusy: number
+  machineTotal: number
+}
+
+export function cpuSnapshot(consumerPids: readonly number[]): CpuSnapshot {
+  const procs: ProcEntry[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const p = readProc(Number(name))
+    if (p) procs.push(p)
+  }
+  const consumers = new Set(consumerPids)
+  // Descendants: a launcher's child, a worker's helper. Parents are listed before children by pid
+  // order only usually, so repeat until nothing is added.
+  for (let added = true; added;) {
+    added = false
+    for (const p of procs)
+      if (!consumers.has(p.pid) && consumers.has(p.ppid)) {
+        consumers.add(p.pid)
+        added = true
+      }
+  }
+  const s = { consumer: 0, postgres: 0, broker: 0 }
+  for (const p of procs) {
+    if (consumers.has(p.pid)) s.consumer += p.cpu
+    else if (p.comm === 'postgres' || p.comm.startsWith('postgres:')) s.postgres += p.cpu
+    else if (p.comm === 'java' && isBroker(p.pid)) s.broker += p.cpu
+  }
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  const idle = f[3]! + f[4]!
+  return {
+    ...s,
+    machineBusy: (total - idle) / clockTicks(),
+    machineTotal: total / clockTicks(),
+  }
+}
+
+export interface CpuUse {
+  /** CPU seconds over the window. */
+  consumerSeconds: number
+  postgresSeconds: number
+  brokerSeconds: number
+  machineBusySeconds: number
+  /** The same per stored row, in microseconds. */
+  consumerMicrosPerTrade: number
+  postgresMicrosPerTrade: number
+  brokerMicrosPerTrade: number
+  machineMicrosPerTrade: number
+  /** Share of every core's time that was busy over the window. */
+  machineBusyShare: number
+}
+
+/** What was used between two snapshots, for `trades` rows. */
+export function cpuUse(from: CpuSnapshot, to: CpuSnapshot, trades: number): CpuUse {
+  const d = (k: keyof CpuSnapshot): number => Math.max(0, to[k] - from[k])
+  const per = (seconds: number): number => (seconds * 1e6) / trades
+  const total = d('machineTotal')
+  return {
+    consumerSeconds: d('consumer'),
+    postgresSeconds: d('postgres'),
+    brokerSeconds: d('broker'),
+    machineBusySeconds: d('machineBusy'),
+    consumerMicrosPerTrade: per(d('consumer')),
+    postgresMicrosPerTrade: per(d('postgres')),
+    brokerMicrosPerTrade: per(d('broker')),
+    machineMicrosPerTrade: per(d('machineBusy')),
+    machineBusyShare: total > 0 ? d('machineBusy') / total : 0,
+  }
+}
+
+/**
+ * Follows a drain from its start: snapshots every `everyMs` until `anyRow` says the first row is
+ * stored. The window opens at the snapshot taken before the last check that found none (so it
+ * holds the first row's work and at most one interval before it) and closes at `end()`.
+ */
+export function followDrain(
+  pids: () => readonly number[],
+  anyRow: () => Promise<boolean>,
+  everyMs = 50,
+): { end(trades: number): Promise<CpuUse | undefined> } {
+  let stopped = false
+  const opened = (async (): Promise<CpuSnapshot | undefined> => {
+    let before: CpuSnapshot | undefined
+    while (!stopped) {
+      const snapshot = cpuSnapshot(pids())
+      if (await anyRow().catch(() => false)) return before
+      before = snapshot
+      await new Promise((r) => setTimeout(r, everyMs))
+    }
+    return undefined
+  })()
+  return {
+    async end(trades) {
+      stopped = true
+      const from = await opened
+      return from && cpuUse(from, cpuSnapshot(pids()), trades)
+    },
+  }
+}
