@@ -144,31 +144,44 @@ export function cpuUse(from: CpuSnapshot, to: CpuSnapshot, trades: number): CpuU
 }
 
 /**
- * Follows a drain from its start: snapshots every `everyMs` until `anyRow` says the first row is
- * stored. The window opens at the snapshot taken before the last check that found none (so it
- * holds the first row's work and at most one interval before it) and closes at `end()`.
+ * Snapshots of the CPU every `everyMs` from its creation to stop(), so that a drain's window can be
+ * cut afterwards from its rows' own first and last `stored_at`: how the drain was polled, or how
+ * late its end was seen, then adds nothing to it.
  */
-export function followDrain(
-  pids: () => readonly number[],
-  anyRow: () => Promise<boolean>,
-  everyMs = 50,
-): { end(trades: number): Promise<CpuUse | undefined> } {
-  let stopped = false
-  const opened = (async (): Promise<CpuSnapshot | undefined> => {
-    let before: CpuSnapshot | undefined
-    while (!stopped) {
-      const snapshot = cpuSnapshot(pids())
-      if (await anyRow().catch(() => false)) return before
-      before = snapshot
-      await new Promise((r) => setTimeout(r, everyMs))
+export class CpuTimeline {
+  readonly #snapshots: { at: number; cpu: CpuSnapshot }[] = []
+  readonly #pids: () => readonly number[]
+  readonly #timer: NodeJS.Timeout
+
+  constructor(pids: () => readonly number[], everyMs = 200) {
+    this.#pids = pids
+    this.#take()
+    this.#timer = setInterval(() => this.#take(), everyMs)
+    // A harness that fails mid-drain exits without waiting for it.
+    this.#timer.unref()
+  }
+
+  #take(): void {
+    this.#snapshots.push({ at: Date.now(), cpu: cpuSnapshot(this.#pids()) })
+  }
+
+  /**
+   * The use from the last snapshot at or before `fromMs` to the first at or after `toMs` (taken
+   * now if there is none yet), for `trades` rows; undefined when the timeline began after `fromMs`.
+   * Call it while the consumer's processes still run.
+   */
+  window(fromMs: number, toMs: number, trades: number): CpuUse | undefined {
+    const before = this.#snapshots.findLast((x) => x.at <= fromMs)
+    if (!before) return undefined
+    let after = this.#snapshots.find((x) => x.at >= toMs)
+    if (!after) {
+      this.#take()
+      after = this.#snapshots.at(-1)!
     }
-    return undefined
-  })()
-  return {
-    async end(trades) {
-      stopped = true
-      const from = await opened
-      return from && cpuUse(from, cpuSnapshot(pids()), trades)
-    },
+    return cpuUse(before.cpu, after.cpu, trades)
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
   }
 }

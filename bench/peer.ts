@@ -23,7 +23,7 @@ import type { Trade } from '../src/domain/trade.ts'
 import { createTestDatabase } from '../test/support/postgres.ts'
 import { freePort } from '../test/support/topics.ts'
 import { root } from '../test/support/kafka.ts'
-import { followDrain, procStat, type CpuUse } from './cpu.ts'
+import { CpuTimeline, procStat, type CpuUse } from './cpu.ts'
 
 export type PeerMode = 'insert' | 'upsert'
 
@@ -323,14 +323,10 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
     )
     const spawnedAt = Date.now()
     let worker = launch()
+    // The CPU over the drain, cut afterwards from the first to the last stored row (bench/cpu.ts).
     const cpu = o.kill
       ? undefined
-      : followDrain(
-          () => (worker.child.pid === undefined ? [] : [worker.child.pid]),
-          async () =>
-            (await client.query<{ any: boolean }>('select exists (select 1 from peer_ticks) as any')).rows[0]!
-              .any,
-        )
+      : new CpuTimeline(() => (worker.child.pid === undefined ? [] : [worker.child.pid]))
     const deadline = Date.now() + (o.timeoutMs ?? 3_600_000)
     let rowsAtKill: number | undefined
     let last = -1
@@ -357,7 +353,14 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
       if (inserted >= n && (!o.kill || Date.now() - stableSince >= 5000) && (await count()) >= n) break
       if (Date.now() > deadline) throw new Error(`the peer stored ${await count()} of ${n} rows in time`)
     }
-    const cpuUsed = await cpu?.end(n)
+    const [span] = (
+      await client.query<{ first: number; last: number }>(
+        `select extract(epoch from min(stored_at))::float8 * 1000 as first,
+           extract(epoch from max(stored_at))::float8 * 1000 as last from peer_ticks`,
+      )
+    ).rows
+    const cpuUsed = cpu?.window(span!.first, span!.last, n)
+    cpu?.stop()
     sample(worker)
     await stopWorker(worker)
     const [r] = (

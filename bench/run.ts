@@ -38,7 +38,7 @@ import { Consumer, MessagesStreamModes } from '@platformatic/kafka'
 import { startKafka, root, type KafkaCluster } from '../test/support/kafka.ts'
 import { findPostgres, createTestDatabase, type PostgresServer } from '../test/support/postgres.ts'
 import { startCli } from '../test/support/cli.ts'
-import { followDrain, type CpuUse } from './cpu.ts'
+import { CpuTimeline, type CpuUse } from './cpu.ts'
 import { startRegistry } from '../test/support/registry.ts'
 import { freePort } from '../test/support/topics.ts'
 import { SchemaRegistry } from '../src/bus/registry.ts'
@@ -385,13 +385,9 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     await killer
     proc ??= startCli(threads > 1 ? ['process', '--threads', String(threads)] : ['process'], env)
     const running = [proc, ...Array.from({ length: processors - 1 }, () => startCli(['process'], env))]
-    // A drain's CPU, from the last check that found no row to caught up (bench/cpu.ts).
+    // The CPU over a drain, cut afterwards from its first to its last stored row (bench/cpu.ts).
     const cpu = drain
-      ? followDrain(
-          () => running.flatMap((r) => (r.child.pid === undefined ? [] : [r.child.pid])),
-          async () =>
-            (await db.query<{ any: boolean }>('select exists (select 1 from ticks) as any'))[0]!.any,
-        )
+      ? new CpuTimeline(() => running.flatMap((r) => (r.child.pid === undefined ? [] : [r.child.pid])))
       : undefined
     const peaks = running.map(() => 0)
     const sampleRss = (): void =>
@@ -402,13 +398,16 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
     if (!(await waitCaughtUp(bus, db, group, topic, { timeoutMs: 3_600_000, onPoll: sampleRss })))
       throw new Error('the pipeline did not catch up within an hour')
     const caughtUpAt = Date.now()
-    const cpuUsed = await cpu?.end(N)
     let secs = (performance.now() - t0) / 1000
+    let cpuUsed: CpuUse | undefined
     if (drain) {
-      const [first] = await db.query<{ ms: string }>(
-        'select (extract(epoch from min(stored_at)) * 1000)::text as ms from ticks',
+      const [first] = await db.query<{ ms: string; last: string }>(
+        `select (extract(epoch from min(stored_at)) * 1000)::text as ms,
+           (extract(epoch from max(stored_at)) * 1000)::text as last from ticks`,
       )
       secs = (caughtUpAt - Number(first!.ms)) / 1000
+      cpuUsed = cpu?.window(Number(first!.ms), Number(first!.last), N)
+      cpu?.stop()
     }
     for (const r of running) r.child.kill('SIGTERM')
     await Promise.all(running.map((r) => r.exited))

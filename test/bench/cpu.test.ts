@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import pg from 'pg'
-import { cpuSnapshot, cpuUse, followDrain } from '../../bench/cpu.ts'
+import { CpuTimeline, cpuSnapshot, cpuUse } from '../../bench/cpu.ts'
 
 /** A shell whose child (a node process, a grandchild of this one) spins for `ms` of CPU, then exits. */
 function spinningGrandchild(ms: number) {
@@ -33,37 +33,34 @@ test("a consumer's CPU includes its descendants; others' is not counted as the c
   assert.ok(cpuUse(sleeperBefore, sleeperDuring, 1).consumerSeconds < 0.05)
 })
 
-test("PostgreSQL's CPU is its backends' and a drain's window opens before its first row", async () => {
+test("PostgreSQL's CPU is its backends'; a window is cut from the timeline by its rows' times", async () => {
   const client = new pg.Client({ connectionString: process.env.TICKFLOW_TEST_PG_ADMIN_URL })
   await client.connect()
+  const timeline = new CpuTimeline(() => [], 20)
   try {
-    await client.query('create temporary table drained (n int)')
-    const drain = followDrain(
-      () => [],
-      async () =>
-        (await client.query<{ any: boolean }>('select exists (select 1 from drained) as any')).rows[0]!.any,
-      20,
-    )
     await new Promise((r) => setTimeout(r, 100))
-    // About a second of a backend's CPU, then the first row.
-    await client.query('select count(*) from generate_series(1, 5000000) g where g % 7 = 3')
-    await client.query('insert into drained values (1)')
-    await new Promise((r) => setTimeout(r, 100))
-    const used = await drain.end(2)
-    assert.ok(used, 'the window opened')
+    const from = Date.now()
+    // About a second of a backend's CPU inside the window, and as much again after it.
+    const spin = 'select count(*) from generate_series(1, 5000000) g where g % 7 = 3'
+    await client.query(spin)
+    const to = Date.now()
+    await client.query(spin)
+    const used = timeline.window(from, to, 2)
+    const whole = timeline.window(from, Date.now(), 2)
+    assert.ok(used && whole)
     assert.ok(used.postgresSeconds >= 0.2, `postgres ${used.postgresSeconds} s`)
+    assert.ok(whole.postgresSeconds >= used.postgresSeconds + 0.2, `${whole.postgresSeconds} s in all`)
     assert.equal(used.consumerSeconds, 0)
     assert.ok(used.postgresSeconds <= used.machineBusySeconds + 0.02, JSON.stringify(used))
     assert.equal(used.postgresMicrosPerTrade, (used.postgresSeconds * 1e6) / 2)
   } finally {
+    timeline.stop()
     await client.end()
   }
 })
 
-test('a drain whose first row was there before it was followed has no window', async () => {
-  const drain = followDrain(
-    () => [process.pid],
-    () => Promise.resolve(true),
-  )
-  assert.equal(await drain.end(1), undefined)
+test('a window that opens before the timeline began has no figures', () => {
+  const timeline = new CpuTimeline(() => [process.pid])
+  timeline.stop()
+  assert.equal(timeline.window(Date.now() - 1000, Date.now(), 1), undefined)
 })
