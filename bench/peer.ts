@@ -301,7 +301,9 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
       Number((await client.query<{ n: string }>('select count(*)::text as n from peer_ticks')).rows[0]!.n)
     // Progress from the table's statistics, not count(*): a count over a million rows costs about
     // 140 ms of a core, and twice a second that was CPU taken from the peer on the shared cores.
-    // The counters lag by up to a second; the exact count is read once they reach every trade.
+    // The counters lag by about a second while rows arrive and up to 10 s after the last one (the
+    // CPU window is cut from the rows' times for that reason); the exact count is read once they
+    // reach every trade.
     const progress = async (): Promise<{ inserted: number; moved: number }> => {
       const [r] = (
         await client.query<{ ins: string; upd: string }>(
