@@ -1,7 +1,8 @@
-// Where a drain's CPU goes: the consumer (tickflow's processor, or Kafka Connect's worker), PostgreSQL,
-// the broker and the whole machine, read from /proc at the start and the end of the drain. The
-// throughput ratios say which side finished first on two shared cores; CPU per trade says how
-// much of the machine each side needs for the same rows, and so how fast either could go at best.
+// Where a drain's CPU goes: the consumer (tickflow's processor, or Kafka Connect's worker),
+// PostgreSQL, the broker and the whole machine, read from /proc every 200 ms and cut afterwards to
+// the span from the drain's first stored row to its last. The throughput ratios say which side
+// finished first on two shared cores; CPU per trade says how much of the machine each side needs
+// for the same rows, and so how fast either could go at best.
 import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 
