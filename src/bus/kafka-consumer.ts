@@ -15,7 +15,7 @@ import {
 import { ServiceError, errorMessage } from '../errors.ts'
 import type { ClientBase } from './kafka-producer.ts'
 import { RefetchFilter, STALL_OPTIONS, watchHeartbeatStall } from './kafka-workarounds.ts'
-import type { BatchHandler, BusConsumer, BusMessage, ConsumerOptions } from './types.ts'
+import type { AheadHandler, BatchHandler, BusConsumer, BusMessage, ConsumerOptions } from './types.ts'
 
 type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>
 type Client = Consumer<Buffer, Buffer, Buffer, Buffer>
@@ -61,7 +61,7 @@ export class KafkaBusConsumer implements BusConsumer {
     return this.#phase === 'closing' || this.#phase === 'closed'
   }
 
-  async run(handler: BatchHandler): Promise<void> {
+  async run(handler: BatchHandler, ahead?: AheadHandler): Promise<void> {
     // A client whose fetches fail for good (a broker died, leadership moved) is replaced by a new
     // one after a backoff: uncommitted messages are simply read again, and the store skips what
     // it already holds.
@@ -77,7 +77,7 @@ export class KafkaBusConsumer implements BusConsumer {
         })
         this.#stream = await this.#opening
         if (!this.#stopping) this.#phase = 'reading'
-        this.#reading = this.#read(this.#stream, handler)
+        this.#reading = this.#read(this.#stream, handler, ahead)
         await this.#reading
         if (this.#stopping) break
         throw new ServiceError('kafka', 'the Kafka consumer stream ended unexpectedly')
@@ -134,19 +134,40 @@ export class KafkaBusConsumer implements BusConsumer {
     })
   }
 
-  async #read(stream: Stream, handler: BatchHandler): Promise<void> {
+  async #read(stream: Stream, handler: BatchHandler, ahead?: AheadHandler): Promise<void> {
     const batches = new BatchReader(stream, this.#maxBatch)
     const wake = (): void => batches.wake()
     this.#stop.signal.addEventListener('abort', wake)
     const unwatch = watchHeartbeatStall(this.#client, (err) => batches.fail(err))
+    let next: { raw: RawMessage[]; messages: BusMessage[] } | undefined
     try {
       for (;;) {
-        const raw = await batches.next(() => this.#stopping)
-        if (!raw) break
-        await handler(raw.map(toBusMessage))
+        let current = next
+        next = undefined
+        if (!current) {
+          const raw = await batches.next(() => this.#stopping)
+          if (!raw) break
+          current = { raw, messages: raw.map(toBusMessage) }
+        } else {
+          batches.handOut(current.raw.length)
+          if (this.#stopping) break
+        }
+        const handled = handler(current.messages)
+        try {
+          // A whole batch already buffered is cut now and shown ahead: it is exactly the next batch
+          // handed out, so its validation and write plan are made while this one is in the
+          // database instead of after it.
+          const raw = ahead ? batches.takeFull() : undefined
+          if (raw) {
+            next = { raw, messages: raw.map(toBusMessage) }
+            ahead!(next.messages)
+          }
+        } finally {
+          await handled
+        }
         // The batch is stored: advance the group. A failed commit only means re-reading; the
         // store skips what it already holds.
-        this.#commit(raw)
+        this.#commit(current.raw)
       }
     } finally {
       this.#stop.signal.removeEventListener('abort', wake)
@@ -172,12 +193,14 @@ export class KafkaBusConsumer implements BusConsumer {
 
 /**
  * Cuts one stream into batches. Flowing mode with explicit pause/resume: at most two batches wait
- * in memory while the handler (the database) works; reading with read()/'readable' stalled under
- * that load.
+ * in memory while the handler (the database) works, a batch cut ahead (takeFull) counted among
+ * them; reading with read()/'readable' stalled under that load.
  */
 class BatchReader {
   readonly #buffer: RawMessage[] = []
   readonly #refetch = new RefetchFilter()
+  /** Messages of a batch cut ahead (takeFull) and not handed out yet: read ahead like the buffer. */
+  #held = 0
   #failure: unknown
   #ended = false
   #wakeUp: (() => void) | undefined
@@ -190,7 +213,7 @@ class BatchReader {
   readonly #onData = (m: RawMessage): void => {
     if (!this.#refetch.accept(m)) return
     this.#buffer.push(m)
-    if (this.#buffer.length >= this.maxBatch * 2) this.stream.pause()
+    if (this.#buffer.length + this.#held >= this.maxBatch * 2) this.stream.pause()
     if (this.#buffer.length >= this.maxBatch) this.wake()
     else if (!this.#wakeQueued) {
       // let the rest of this fetch arrive before a batch is cut
@@ -232,7 +255,7 @@ class BatchReader {
     while (!stopped()) {
       if (this.#buffer.length > 0) {
         const raw = this.#buffer.splice(0, this.maxBatch)
-        if (this.stream.isPaused() && this.#buffer.length < this.maxBatch) this.stream.resume()
+        this.#resumeIfLow()
         return raw
       }
       if (this.#failure !== undefined)
@@ -243,6 +266,28 @@ class BatchReader {
       await new Promise<void>((r) => (this.#wakeUp = r))
     }
     return undefined
+  }
+
+  /**
+   * A whole batch if one is buffered, else nothing (the buffer is left to fill): a batch cut ahead,
+   * counted as read ahead until handOut().
+   */
+  takeFull(): RawMessage[] | undefined {
+    if (this.#buffer.length < this.maxBatch) return undefined
+    const raw = this.#buffer.splice(0, this.maxBatch)
+    this.#held += raw.length
+    this.#resumeIfLow()
+    return raw
+  }
+
+  /** The batch cut ahead (of n messages) goes to the handler: it is no longer read ahead. */
+  handOut(n: number): void {
+    this.#held -= n
+  }
+
+  /** A batch's worth is read ahead again once less than a batch waits in the buffer. */
+  #resumeIfLow(): void {
+    if (this.stream.isPaused() && this.#buffer.length < this.maxBatch) this.stream.resume()
   }
 
   detach(): void {

@@ -43,7 +43,8 @@ export type AheadHandler = (next: readonly BusMessage[]) => void
 export interface BusConsumer {
   /**
    * Runs until close(); rejects if consumption fails for good. A bus that can look ahead shows the
-   * next messages to `ahead` before each handler call (the in-process bus does; Kafka does not).
+   * next messages to `ahead` while each handler call runs (the in-process bus does; Kafka does when
+   * a whole batch is already read, and that batch is then exactly the next one handed out).
    */
   run(handler: BatchHandler, ahead?: AheadHandler): Promise<void>
   close(): Promise<void>

@@ -97,6 +97,81 @@ test('a consumer group resumes after the last committed batch', async () => {
   await bus.close()
 })
 
+test('a whole batch already read is shown ahead and is exactly the next batch; a close leaves it uncommitted', async () => {
+  const bus = createKafkaBus({ brokers: testBrokers(), clientId: 'test-bus-ahead' })
+  const topic = uniqueTopic('ahead')
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  const producer = bus.producer()
+  const N = 6000
+  await producer.send(
+    topic,
+    Array.from({ length: N }, (_, i) => ({ key: 'K', value: String(i) })),
+  )
+  const group = `g-${topic}`
+  const handed: BusMessage[][] = []
+  const shown: { before: number; messages: readonly BusMessage[] }[] = []
+  const c1 = bus.consumer({ groupId: group, topics: [topic], maxBatch: 500 })
+  await c1.run(
+    async (batch) => {
+      handed.push(batch)
+      // As the database would: the next batches arrive while this one is written.
+      await new Promise((r) => setTimeout(r, 40))
+      if (batch.at(-1)!.value.toString() === String(N - 1)) void c1.close()
+    },
+    (next) => shown.push({ before: handed.length, messages: next }),
+  )
+  const values = handed.flat().map((m) => Number(m.value.toString()))
+  assert.deepEqual(
+    values,
+    Array.from({ length: N }, (_, i) => i),
+  )
+  assert.ok(shown.length >= 5, `shown ahead ${shown.length} times in ${handed.length} batches`)
+  for (const s of shown) {
+    // Shown while batch `before` was handled: the very next batch, message for message.
+    assert.equal(s.messages.length, 500)
+    const next = handed[s.before]
+    assert.ok(next, `a batch shown after batch ${s.before} was never handed out`)
+    assert.equal(next.length, s.messages.length)
+    assert.ok(
+      next.every((m, i) => m === s.messages[i]),
+      `batch ${s.before} differs from what was shown`,
+    )
+  }
+
+  // A consumer closed while a batch is cut ahead: that batch was never handled, so it is not
+  // committed, and the group resumes with it.
+  const topic2 = uniqueTopic('ahead-close')
+  await bus.ensureTopic({ name: topic2, partitions: 1 })
+  await producer.send(
+    topic2,
+    Array.from({ length: 3000 }, (_, i) => ({ key: 'K', value: String(i) })),
+  )
+  let cutAhead = 0
+  let handledUpTo = -1
+  const c2 = bus.consumer({ groupId: `g-${topic2}`, topics: [topic2], maxBatch: 500 })
+  await c2.run(
+    async (batch) => {
+      await new Promise((r) => setTimeout(r, 40))
+      handledUpTo = Number(batch.at(-1)!.value.toString())
+      if (cutAhead > 0 && handledUpTo >= 999) void c2.close()
+    },
+    () => cutAhead++,
+  )
+  assert.ok(cutAhead > 0 && handledUpTo >= 999 && handledUpTo < 2999, `handled up to ${handledUpTo}`)
+  const after: number[] = []
+  const c3 = bus.consumer({ groupId: `g-${topic2}`, topics: [topic2], maxBatch: 5000 })
+  await c3.run((batch) => {
+    after.push(...batch.map((m) => Number(m.value.toString())))
+    if (after.at(-1) === 2999) void c3.close()
+    return Promise.resolve()
+  })
+  assert.deepEqual(
+    after,
+    Array.from({ length: 2999 - handledUpTo }, (_, i) => handledUpTo + 1 + i),
+  )
+  await bus.close()
+})
+
 test('processes racing to create the same topic all succeed, and it is created once', async () => {
   const topic = uniqueTopic('race')
   const buses = Array.from({ length: 6 }, (_, i) =>
