@@ -157,10 +157,10 @@ export class KafkaBusConsumer implements BusConsumer {
           // A whole batch already buffered is cut now and shown ahead: it is exactly the next batch
           // handed out, so its validation and write plan are made while this one is in the
           // database instead of after it.
-          const raw = ahead ? batches.takeFull() : undefined
-          if (raw) {
+          const raw = ahead && batches.takeFull()
+          if (ahead && raw) {
             next = { raw, messages: raw.map(toBusMessage) }
-            ahead!(next.messages)
+            ahead(next.messages)
           }
         } finally {
           await handled
