@@ -139,7 +139,7 @@ export class KafkaBusConsumer implements BusConsumer {
     const wake = (): void => batches.wake()
     this.#stop.signal.addEventListener('abort', wake)
     const unwatch = watchHeartbeatStall(this.#client, (err) => batches.fail(err))
-    let next: { raw: RawMessage[]; messages: BusMessage[] } | undefined
+    let next: Cut | undefined
     try {
       for (;;) {
         let current = next
@@ -147,9 +147,9 @@ export class KafkaBusConsumer implements BusConsumer {
         if (!current) {
           const raw = await batches.next(() => this.#stopping)
           if (!raw) break
-          current = { raw, messages: raw.map(toBusMessage) }
+          current = cut(raw)
         } else {
-          batches.handOut(current.raw.length)
+          batches.handOut(current.messages.length)
           if (this.#stopping) break
         }
         const handled = handler(current.messages)
@@ -159,7 +159,7 @@ export class KafkaBusConsumer implements BusConsumer {
           // database instead of after it.
           const raw = ahead && batches.takeFull()
           if (ahead && raw) {
-            next = { raw, messages: raw.map(toBusMessage) }
+            next = cut(raw)
             ahead(next.messages)
           }
         } finally {
@@ -167,7 +167,7 @@ export class KafkaBusConsumer implements BusConsumer {
         }
         // The batch is stored: advance the group. A failed commit only means re-reading; the
         // store skips what it already holds.
-        this.#commit(current.raw)
+        this.#commit(current.last)
       }
     } finally {
       this.#stop.signal.removeEventListener('abort', wake)
@@ -176,10 +176,9 @@ export class KafkaBusConsumer implements BusConsumer {
     }
   }
 
-  #commit(raw: RawMessage[]): void {
-    const last = new Map<string, RawMessage>()
-    for (const r of raw) last.set(`${r.topic}\0${r.partition}`, r)
-    for (const r of last.values()) {
+  /** Commits each partition's offset after its last message of a handled batch. */
+  #commit(last: RawMessage[]): void {
+    for (const r of last) {
       const p = r.commit()
       if (!p) continue
       const tracked = p.catch((err: unknown) =>
@@ -297,6 +296,26 @@ class BatchReader {
     this.stream.off('error', this.#onError)
     this.stream.on('error', () => {})
   }
+}
+
+/**
+ * A batch as the handler gets it, and each partition's last message for the commit: the client's
+ * own message objects of the batch can go while it is stored (and while one cut ahead waits).
+ */
+interface Cut {
+  messages: BusMessage[]
+  last: RawMessage[]
+}
+
+function cut(raw: RawMessage[]): Cut {
+  const last = new Map<string, Map<number, RawMessage>>()
+  const messages = raw.map((m) => {
+    let partitions = last.get(m.topic)
+    if (!partitions) last.set(m.topic, (partitions = new Map<number, RawMessage>()))
+    partitions.set(m.partition, m)
+    return toBusMessage(m)
+  })
+  return { messages, last: [...last.values()].flatMap((partitions) => [...partitions.values()]) }
 }
 
 function toBusMessage(m: RawMessage): BusMessage {
