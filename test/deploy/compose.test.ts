@@ -13,6 +13,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js'
 import { root, serverProperties } from '../support/kafka.ts'
 import { allSettings } from '../../src/cli/settings.ts'
 import { loadConfig } from '../../src/config/load.ts'
+import { PROCESSOR_ENV } from '../../src/cli/node-flags.ts'
 
 interface Service {
   command?: string[]
@@ -70,7 +71,8 @@ test('every variable the tickflow services read exists in the configuration sche
   for (const name of ['migrate', 'ingest', 'process', 'serve']) {
     const env = compose.services[name]!.environment ?? {}
     for (const key of Object.keys(env)) {
-      if (key === 'NODE_OPTIONS') continue
+      // Node's and glibc's own variables, checked against src/cli/node-flags.ts below.
+      if (key === 'NODE_OPTIONS' || key === 'MALLOC_ARENA_MAX') continue
       assert.ok(known.has(key), `${name}: ${key} is not a tickflow setting`)
     }
   }
@@ -97,6 +99,7 @@ test('ports, topic and scrape targets agree between compose, prometheus.yml and 
     compose.services.process!.environment!.NODE_OPTIONS!,
     /--max-old-space-size=192 --max-semi-space-size=8/,
   )
+  assert.equal(compose.services.process!.environment!.MALLOC_ARENA_MAX, PROCESSOR_ENV.MALLOC_ARENA_MAX)
   const prom = parse(read('deploy/prometheus/prometheus.yml')) as {
     scrape_configs: {
       job_name: string

@@ -17,6 +17,7 @@ import {
   EMBEDDED_NODE_FLAGS,
   PROCESSOR_NODE_FLAGS,
   nodeFlagsFor,
+  envFor,
 } from '../../src/cli/node-flags.ts'
 
 const noServices = { KAFKA_BROKERS: '', DATABASE_URL: '' }
@@ -117,19 +118,31 @@ test('the ./tickflow launcher starts each command with the Node flags the benchm
   const launcher = readFileSync(join(root, 'tickflow'), 'utf8')
   // Every arm of its case statement: the commands it names and the flags it gives them.
   const arms = [
-    ...launcher.matchAll(/^\s*([a-z |]+)\) exec node (.*?) "\$TICKFLOW_ROOT\/bin\/tickflow\.js" "\$@" ;;$/gm),
+    ...launcher.matchAll(
+      /^\s*([a-z |]+)\) ((?:[A-Z_]+="\$\{[A-Z_]+:-[^}]*\}" )*)exec node (.*?) "\$TICKFLOW_ROOT\/bin\/tickflow\.js" "\$@" ;;$/gm,
+    ),
   ]
   assert.equal(arms.length, 2, 'the processor arm and the embedded commands arm')
   const named: string[] = []
-  for (const [, commands, flags] of arms)
+  for (const [, commands, env, flags] of arms)
     for (const command of commands!.split('|').map((c) => c.trim())) {
       named.push(command)
       assert.deepEqual(flags!.split(/\s+/), nodeFlagsFor(command), command)
+      // Each variable as `NAME="${NAME:-default}"`: a value the user set wins.
+      const given = Object.fromEntries(
+        [...env!.matchAll(/([A-Z_]+)="\$\{([A-Z_]+):-([^}]*)\}"/g)].map(([, name, again, value]) => {
+          assert.equal(again, name, `${command}: ${name} defaults to itself`)
+          return [name!, value!]
+        }),
+      )
+      assert.deepEqual(given, envFor(command), command)
     }
   assert.deepEqual(named.sort(), ['process', ...EMBEDDED_COMMANDS].sort())
   assert.deepEqual(PROCESSOR_NODE_FLAGS, ['--max-old-space-size=192', '--max-semi-space-size=8'])
   assert.deepEqual(EMBEDDED_NODE_FLAGS, ['--max-semi-space-size=8'])
   assert.deepEqual(nodeFlagsFor('bench'), [])
+  assert.deepEqual(envFor('process'), { MALLOC_ARENA_MAX: '2' })
+  assert.deepEqual(envFor('up'), {})
 })
 
 test('LOG_FILE gets JSON lines with the trace of each batch', async (t) => {

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { root } from './kafka.ts'
-import { nodeFlagsFor } from '../../src/cli/node-flags.ts'
+import { envFor, nodeFlagsFor } from '../../src/cli/node-flags.ts'
 
 export interface CliProcess {
   child: ChildProcess
@@ -15,7 +15,7 @@ export function startCli(args: string[], env: Record<string, string>, cwd = root
   const flags = nodeFlagsFor(args[0])
   const child = spawn(process.execPath, [...flags, join(root, 'bin/tickflow.js'), ...args], {
     cwd,
-    env: { ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env },
+    env: { ...envFor(args[0]), ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
