@@ -40,7 +40,7 @@ export function nodeFlagsFor(command: string | undefined): string[] {
  * The environment ./tickflow adds for the processor: glibc's malloc keeps at most two arenas
  * (instead of up to eight per core, one per thread that allocates), so the Kafka client's and
  * node-postgres's buffers reuse freed memory rather than touch new pages. Draining and ingesting
- * 1,000,000 trades it peaked 5-17 MiB lower, at the same rate (docs/benchmarks.md, the eighteenth
+ * 1,000,000 trades it peaked 5-20 MiB lower, at the same rate (docs/benchmarks.md, the eighteenth
  * pass). A value the user set is kept. glibc reads it when the process starts, so it cannot be set
  * from inside.
  */
