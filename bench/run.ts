@@ -38,7 +38,7 @@ import { Consumer, MessagesStreamModes } from '@platformatic/kafka'
 import { startKafka, root, type KafkaCluster } from '../test/support/kafka.ts'
 import { findPostgres, createTestDatabase, type PostgresServer } from '../test/support/postgres.ts'
 import { startCli } from '../test/support/cli.ts'
-import { CpuTimeline, type CpuUse } from './cpu.ts'
+import { CpuTimeline, cpuSnapshot, cpuUse, type CpuUse } from './cpu.ts'
 import { startRegistry } from '../test/support/registry.ts'
 import { freePort } from '../test/support/topics.ts'
 import { SchemaRegistry } from '../src/bus/registry.ts'
@@ -59,6 +59,7 @@ import { createRule } from '../src/store/alerts.ts'
 import type { AlertRule } from '../src/domain/alerts.ts'
 import { openPgliteHere } from '../src/store/db.ts'
 import { nodeFlagsFor } from '../src/cli/node-flags.ts'
+import { DEFAULT_BATCH_LINGER_MS } from '../src/config/schema.ts'
 import { seedPglite } from '../src/store/pglite-seed.ts'
 import type { Trade } from '../src/domain/trade.ts'
 import { runPeer, liveWorkers, type PeerRun } from './peer.ts'
@@ -449,7 +450,12 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
   }
 }
 
-async function latency(brokers: string, adminUrl: string) {
+/**
+ * Event time → commit at RATE trades/s offered, with the processor's batch linger (`lingerMs`, the
+ * product's default in the reported run; 0 for the comparison without it), and the CPU each side
+ * spent per stored trade meanwhile.
+ */
+async function latency(brokers: string, adminUrl: string, lingerMs: number) {
   const database = await createTestDatabase(adminUrl)
   const topic = `bench-latency-${Date.now()}`
   try {
@@ -463,6 +469,7 @@ async function latency(brokers: string, adminUrl: string) {
     const samples: number[] = []
     const tail: number[] = []
     let firstCommit: number | undefined
+    let stored = 0
     const processor = startProcessor({
       bus,
       store,
@@ -470,8 +477,10 @@ async function latency(brokers: string, adminUrl: string) {
       groupId: `bench-${topic}`,
       log: silent,
       metrics: createMetrics({ defaultMetrics: false }),
+      lingerMs,
       onCommitted: (r, _bars, committedAt) => {
         const now = Date.now()
+        stored += r.stored.length
         if (r.stored.length === 0) return
         firstCommit ??= committedAt
         // The first two seconds of trades are start-up (the ingest's and the processor's JIT, the
@@ -484,7 +493,12 @@ async function latency(brokers: string, adminUrl: string) {
       },
     })
     await sleep(3000)
-    log(`latency: ${RATE} trades/s offered for ${LATENCY_S} s`)
+    log(`latency: ${RATE} trades/s offered for ${LATENCY_S} s, batch linger ${lingerMs} ms`)
+    // The processor runs in this process (no child of it runs meanwhile but the ingest, counted
+    // apart): its CPU is this process's.
+    const cpuFrom = cpuSnapshot([])
+    const processorFrom = process.cpuUsage()
+    const storedFrom = stored
     const ingest = startCli(
       ['ingest', '--rate', String(RATE), '--duration', `${LATENCY_S + 2}s`, '--symbols', SYMBOLS.join(',')],
       { KAFKA_BROKERS: brokers, KAFKA_TOPIC: topic },
@@ -492,6 +506,9 @@ async function latency(brokers: string, adminUrl: string) {
     const exit = await ingest.exited
     if (exit.code !== 0) throw new Error(`ingest failed: ${ingest.output()}`)
     await sleep(1000)
+    const processorUsed = process.cpuUsage(processorFrom)
+    const trades = stored - storedFrom
+    const used = cpuUse(cpuFrom, cpuSnapshot([]), trades)
     await processor.close()
     await bus.close()
     await db.close()
@@ -500,6 +517,7 @@ async function latency(brokers: string, adminUrl: string) {
     return {
       offeredPerSec: RATE,
       seconds: LATENCY_S,
+      lingerMs,
       measured: 'event time to commit, from 2 s after the first commit',
       samples: samples.length,
       p50Ms: percentile(samples, 0.5),
@@ -511,6 +529,15 @@ async function latency(brokers: string, adminUrl: string) {
         p50Ms: percentile(tail, 0.5),
         p99Ms: percentile(tail, 0.99),
         p999Ms: percentile(tail, 0.999),
+      },
+      cpu: {
+        measured: 'from the ingest start to 1 s after it ended, per trade stored meanwhile',
+        trades,
+        processorMicrosPerTrade: (processorUsed.user + processorUsed.system) / trades,
+        postgresMicrosPerTrade: used.postgresMicrosPerTrade,
+        brokerMicrosPerTrade: used.brokerMicrosPerTrade,
+        machineMicrosPerTrade: used.machineMicrosPerTrade,
+        machineBusyShare: used.machineBusyShare,
       },
     }
   } finally {
@@ -865,7 +892,8 @@ try {
     needsServers && ALERT_RULES
       ? await pipelineThroughput(brokers, postgres!.adminUrl, { alertRules: ALERT_RULES })
       : undefined
-  const lat = all ? await latency(brokers, postgres!.adminUrl) : undefined
+  const lat = all ? await latency(brokers, postgres!.adminUrl, DEFAULT_BATCH_LINGER_MS) : undefined
+  const latNoLinger = all ? await latency(brokers, postgres!.adminUrl, 0) : undefined
   const api = all ? await apiLoad(postgres!.adminUrl, dir) : undefined
   const base = all ? await naive(brokers, postgres!.adminUrl, messages.slice(0, 200_000)) : undefined
   let avro: Awaited<ReturnType<typeof pipelineThroughput>> | undefined
@@ -980,6 +1008,7 @@ try {
     ...(drainTwo ? { pipelineDrainTwoProcessors: drainTwo } : {}),
     ...(drainThreads ? { pipelineDrainTwoThreads: drainThreads } : {}),
     ...(lat ? { latency: lat } : {}),
+    ...(latNoLinger ? { latencyWithoutLinger: latNoLinger } : {}),
     ...(api ? { api } : {}),
     ...(base ? { naive: base } : {}),
     ...(avro ? { pipelineAvro: avro } : avroError ? { pipelineAvro: { error: avroError } } : {}),
@@ -1029,7 +1058,26 @@ try {
         'bytes per message: JSON / Avro',
         `${f(pipe.bytesPerMessage)} / ${avro ? f(avro.bytesPerMessage) : '-'}`,
       ],
-      [`latency at ${f(RATE)}/s: p50 / p99 / p99.9 (ms)`, `${lat.p50Ms} / ${lat.p99Ms} / ${lat.p999Ms}`],
+      [
+        `latency at ${f(RATE)}/s, linger ${lat.lingerMs} ms: p50 / p99 / p99.9 (ms)`,
+        `${lat.p50Ms} / ${lat.p99Ms} / ${lat.p999Ms}`,
+      ],
+      [
+        '  CPU µs per trade: processor / PostgreSQL / broker / machine',
+        `${lat.cpu.processorMicrosPerTrade.toFixed(1)} / ${lat.cpu.postgresMicrosPerTrade.toFixed(1)} / ${lat.cpu.brokerMicrosPerTrade.toFixed(1)} / ${lat.cpu.machineMicrosPerTrade.toFixed(1)}`,
+      ],
+      ...(latNoLinger
+        ? ([
+            [
+              '  without the linger: p50 / p99 / p99.9 (ms)',
+              `${latNoLinger.p50Ms} / ${latNoLinger.p99Ms} / ${latNoLinger.p999Ms}`,
+            ],
+            [
+              '  without the linger: CPU µs per trade (same order)',
+              `${latNoLinger.cpu.processorMicrosPerTrade.toFixed(1)} / ${latNoLinger.cpu.postgresMicrosPerTrade.toFixed(1)} / ${latNoLinger.cpu.brokerMicrosPerTrade.toFixed(1)} / ${latNoLinger.cpu.machineMicrosPerTrade.toFixed(1)}`,
+            ],
+          ] as [string, string][])
+        : []),
       [
         '  to the live tail: p50 / p99 / p99.9 (ms)',
         `${lat.liveTail.p50Ms} / ${lat.liveTail.p99Ms} / ${lat.liveTail.p999Ms}`,

@@ -55,6 +55,11 @@ export interface ConsumerOptions {
   topics: string[]
   /** Upper bound of messages handed to one handler call. */
   maxBatch?: number
+  /**
+   * Kafka: how long a batch that is not full waits for more messages after its first one arrived
+   * (default 0: handed out as soon as the handler is free).
+   */
+  lingerMs?: number
 }
 
 export interface TopicSpec {

@@ -242,6 +242,7 @@ export class Runtime {
       validation: { maxSkewMs: c.maxSkew, maxFutureMs: c.maxFuture, maxMessageBytes: c.maxMessageBytes },
       dlqTopic: bus.kind === 'kafka' ? c.dlqTopic : undefined,
       allowedLatenessMs: c.allowedLateness,
+      lingerMs: c.batchLinger,
       registry: createRegistry(c),
       maxBatch: bus.kind === 'memory' ? EMBEDDED_MAX_BATCH : undefined,
       onFired: () => this.wakeWebhooks?.(),

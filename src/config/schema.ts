@@ -51,6 +51,12 @@ const retained = <K extends string>(key: K, env: string, what: string) => ({
   schema: retention,
 })
 
+/**
+ * The processor's default batch linger: at 10,000 trades/s it cut the machine's CPU per trade by
+ * about a third against none, for p50 latency about 15 ms higher (docs/benchmarks.md).
+ */
+export const DEFAULT_BATCH_LINGER_MS = 25
+
 const positiveInt = z.coerce.number().int().positive()
 const nonNegativeNumber = z.coerce.number().finite().nonnegative()
 const symbolList = z
@@ -300,6 +306,13 @@ const table = [
     env: 'TICKFLOW_ALLOWED_LATENESS',
     help: 'how long after its end a bar still takes on-time trades before it is final (later ones are counted as late)',
     schema: durationMs.default(5000),
+  },
+  {
+    key: 'batchLinger',
+    flag: 'batch-linger',
+    env: 'TICKFLOW_BATCH_LINGER',
+    help: 'how long the processor lets a batch from Kafka that is not full wait for more messages: longer means fewer, larger transactions (less CPU per trade) and more latency; 0ms hands each batch out at once',
+    schema: durationMs.refine((ms) => ms <= 10_000, 'at most 10s').default(DEFAULT_BATCH_LINGER_MS),
   },
   {
     key: 'barsTimezone',

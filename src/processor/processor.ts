@@ -34,6 +34,8 @@ export interface ProcessorOptions {
   /** Dead letters are also produced here (original bytes, reason in headers); undefined = table only. */
   dlqTopic?: string
   maxBatch?: number
+  /** How long a batch that is not full waits for more messages (Kafka; see ConsumerOptions). */
+  lingerMs?: number
   /** Trades may arrive this long after their bar's end and still be on time (default 5 s). */
   allowedLatenessMs?: number
   /**
@@ -61,7 +63,12 @@ export interface Processor {
 }
 
 export function startProcessor(o: ProcessorOptions): Processor {
-  const consumer = o.bus.consumer({ groupId: o.groupId, topics: [o.topic], maxBatch: o.maxBatch ?? 5000 })
+  const consumer = o.bus.consumer({
+    groupId: o.groupId,
+    topics: [o.topic],
+    maxBatch: o.maxBatch ?? 5000,
+    lingerMs: o.lingerMs,
+  })
   const dlq: BusProducer | undefined = o.dlqTopic ? o.bus.producer() : undefined
   const wantsBars = o.onCommitted ? (o.wantsBars ?? (() => true)) : () => false
   let closing = false

@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { tracingChannel } from 'node:diagnostics_channel'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
 import type { BusMessage } from '../../src/bus/types.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
@@ -169,6 +170,82 @@ test('a whole batch already read is shown ahead and is exactly the next batch; a
     after,
     Array.from({ length: 2999 - handledUpTo }, (_, i) => handledUpTo + 1 + i),
   )
+  await bus.close()
+})
+
+test('handled batches are committed to the group at most once a second, and the last ones at a close', async () => {
+  const bus = createKafkaBus({ brokers: testBrokers(), clientId: 'test-bus-commits' })
+  const topic = uniqueTopic('commits')
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  const producer = bus.producer()
+  const N = 3000
+  await producer.send(
+    topic,
+    Array.from({ length: N }, (_, i) => ({ key: 'K', value: String(i) })),
+  )
+  // OffsetCommit requests (API key 8) as the client sends them.
+  let commits = 0
+  const requests = tracingChannel<unknown, { apiKey?: number }>('plt:kafka:connections:api')
+  const counter = {
+    start: (m: { apiKey?: number }) => void (m.apiKey === 8 && commits++),
+    end: () => {},
+    asyncStart: () => {},
+    asyncEnd: () => {},
+    error: () => {},
+  }
+  requests.subscribe(counter)
+  const group = `g-${topic}`
+  let batches = 0
+  let handled = 0
+  const started = performance.now()
+  const c1 = bus.consumer({ groupId: group, topics: [topic], maxBatch: 30 })
+  await c1.run(async (batch) => {
+    batches++
+    handled += batch.length
+    await new Promise((r) => setTimeout(r, 5))
+    if (handled === N) void c1.close()
+  })
+  const seconds = (performance.now() - started) / 1000
+  requests.unsubscribe(counter)
+  assert.equal(batches, N / 30)
+  // One per started second at most, and the close's.
+  assert.ok(
+    commits >= 1 && commits <= Math.ceil(seconds) + 1,
+    `${commits} commits for ${batches} batches in ${seconds.toFixed(1)} s`,
+  )
+  // The close committed the last batch: the group goes on after it.
+  await producer.send(topic, [{ key: 'K', value: 'after' }])
+  const next: string[] = []
+  const c2 = bus.consumer({ groupId: group, topics: [topic], maxBatch: 1000 })
+  await c2.run((batch) => {
+    next.push(...batch.map((m) => m.value.toString()))
+    void c2.close()
+    return Promise.resolve()
+  })
+  assert.deepEqual(next, ['after'])
+  await bus.close()
+})
+
+test('a full batch is handed out at once whatever the linger', async () => {
+  const bus = createKafkaBus({ brokers: testBrokers(), clientId: 'test-bus-linger' })
+  const topic = uniqueTopic('linger-full')
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  await bus.producer().send(
+    topic,
+    Array.from({ length: 100 }, (_, i) => ({ key: 'K', value: String(i) })),
+  )
+  const sizes: number[] = []
+  const c = bus.consumer({ groupId: `g-${topic}`, topics: [topic], maxBatch: 50, lingerMs: 600_000 })
+  const running = c.run((batch) => {
+    sizes.push(batch.length)
+    if (sizes.length === 2) void c.close()
+    return Promise.resolve()
+  })
+  const deadline = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
+  const outcome = await Promise.race([running.then(() => 'handed' as const), deadline])
+  if (outcome === 'waited') await c.close()
+  assert.equal(outcome, 'handed', `batches handed out: ${JSON.stringify(sizes)}`)
+  assert.deepEqual(sizes, [50, 50])
   await bus.close()
 })
 
