@@ -32,8 +32,11 @@ interface Results {
     p999Ms: number
     maxMs: number
     offeredPerSec: number
+    lingerMs: number
     liveTail: { p50Ms: number; p99Ms: number; p999Ms: number }
+    cpu: { trades: number; processorMicrosPerTrade: number; postgresMicrosPerTrade: number }
   }
+  latencyWithoutLinger: Results['latency']
   naive: { messages: number; msgsPerSec: number }
   api: {
     ingestingTradesPerSec: number
@@ -182,6 +185,12 @@ test(
     assert.ok(r.latency.samples > 1000, `latency samples: ${r.latency.samples}`)
     assert.ok(r.latency.p50Ms <= r.latency.p99Ms && r.latency.p99Ms <= r.latency.p999Ms)
     assert.ok(r.latency.p999Ms <= r.latency.maxMs)
+    // Reported with the default linger, and measured again without one; each with its CPU.
+    assert.deepEqual([r.latency.lingerMs, r.latencyWithoutLinger.lingerMs], [25, 0])
+    for (const l of [r.latency, r.latencyWithoutLinger]) {
+      assert.ok(l.samples > 1000 && l.cpu.trades >= l.samples, `latency cpu over ${l.cpu.trades} trades`)
+      assert.ok(l.cpu.processorMicrosPerTrade > 0 && l.cpu.postgresMicrosPerTrade > 0)
+    }
     // Each trade reaches the live tail after its batch committed, so every percentile is later.
     assert.ok(r.latency.liveTail.p50Ms >= r.latency.p50Ms && r.latency.liveTail.p99Ms >= r.latency.p99Ms)
     assert.ok(r.latency.liveTail.p999Ms >= r.latency.p999Ms)
