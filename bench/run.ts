@@ -545,6 +545,19 @@ async function latency(brokers: string, adminUrl: string, lingerMs: number) {
   }
 }
 
+/** A latency stage's CPU per trade: processor / PostgreSQL / broker / machine. */
+function latencyCpu(l: Awaited<ReturnType<typeof latency>>): string {
+  const c = l.cpu
+  return [
+    c.processorMicrosPerTrade,
+    c.postgresMicrosPerTrade,
+    c.brokerMicrosPerTrade,
+    c.machineMicrosPerTrade,
+  ]
+    .map((us) => us.toFixed(1))
+    .join(' / ')
+}
+
 /** What typical Kafka-to-Postgres demos do: one INSERT per message, autocommit, no batching. */
 async function naive(brokers: string, adminUrl: string, messages: string[]) {
   const database = await createTestDatabase(adminUrl)
@@ -1062,20 +1075,14 @@ try {
         `latency at ${f(RATE)}/s, linger ${lat.lingerMs} ms: p50 / p99 / p99.9 (ms)`,
         `${lat.p50Ms} / ${lat.p99Ms} / ${lat.p999Ms}`,
       ],
-      [
-        '  CPU µs per trade: processor / PostgreSQL / broker / machine',
-        `${lat.cpu.processorMicrosPerTrade.toFixed(1)} / ${lat.cpu.postgresMicrosPerTrade.toFixed(1)} / ${lat.cpu.brokerMicrosPerTrade.toFixed(1)} / ${lat.cpu.machineMicrosPerTrade.toFixed(1)}`,
-      ],
+      ['  CPU µs per trade: processor / PostgreSQL / broker / machine', latencyCpu(lat)],
       ...(latNoLinger
         ? ([
             [
               '  without the linger: p50 / p99 / p99.9 (ms)',
               `${latNoLinger.p50Ms} / ${latNoLinger.p99Ms} / ${latNoLinger.p999Ms}`,
             ],
-            [
-              '  without the linger: CPU µs per trade (same order)',
-              `${latNoLinger.cpu.processorMicrosPerTrade.toFixed(1)} / ${latNoLinger.cpu.postgresMicrosPerTrade.toFixed(1)} / ${latNoLinger.cpu.brokerMicrosPerTrade.toFixed(1)} / ${latNoLinger.cpu.machineMicrosPerTrade.toFixed(1)}`,
-            ],
+            ['  without the linger: CPU µs per trade (same order)', latencyCpu(latNoLinger)],
           ] as [string, string][])
         : []),
       [

@@ -41,8 +41,8 @@ export class KafkaBusConsumer implements BusConsumer {
   #closed: Promise<void> | undefined
   readonly #stop = new AbortController()
   readonly #commits = new Set<Promise<void>>()
-  /** Each partition's last handled message whose offset is not committed yet: topic → partition → it. */
-  readonly #uncommitted = new Map<string, Map<number, RawMessage>>()
+  /** Each partition's last handled message whose offset is not committed yet. */
+  readonly #uncommitted: LastByPartition = new Map()
   #commitTimer: NodeJS.Timeout | undefined
   #lastCommit = 0
   readonly #maxBatch: number
@@ -196,11 +196,7 @@ export class KafkaBusConsumer implements BusConsumer {
    * when the last commit was COMMIT_INTERVAL_MS ago or more, else when that much time has passed.
    */
   #commit(last: RawMessage[]): void {
-    for (const r of last) {
-      let partitions = this.#uncommitted.get(r.topic)
-      if (!partitions) this.#uncommitted.set(r.topic, (partitions = new Map<number, RawMessage>()))
-      partitions.set(r.partition, r)
-    }
+    for (const r of last) keepLast(this.#uncommitted, r)
     if (this.#commitTimer) return
     const wait = this.#lastCommit + COMMIT_INTERVAL_MS - performance.now()
     if (wait <= 0) this.#flushCommits()
@@ -217,7 +213,7 @@ export class KafkaBusConsumer implements BusConsumer {
   }
 
   #flushCommits(): void {
-    const last = [...this.#uncommitted.values()].flatMap((partitions) => [...partitions.values()])
+    const last = lastOf(this.#uncommitted)
     this.#dropUncommitted()
     if (last.length === 0) return
     this.#lastCommit = performance.now()
@@ -375,15 +371,26 @@ interface Cut {
   last: RawMessage[]
 }
 
+/** Each partition's last message seen: topic → partition → message. */
+type LastByPartition = Map<string, Map<number, RawMessage>>
+
+function keepLast(last: LastByPartition, m: RawMessage): void {
+  let partitions = last.get(m.topic)
+  if (!partitions) last.set(m.topic, (partitions = new Map<number, RawMessage>()))
+  partitions.set(m.partition, m)
+}
+
+function lastOf(last: LastByPartition): RawMessage[] {
+  return [...last.values()].flatMap((partitions) => [...partitions.values()])
+}
+
 function cut(raw: RawMessage[]): Cut {
-  const last = new Map<string, Map<number, RawMessage>>()
+  const last: LastByPartition = new Map()
   const messages = raw.map((m) => {
-    let partitions = last.get(m.topic)
-    if (!partitions) last.set(m.topic, (partitions = new Map<number, RawMessage>()))
-    partitions.set(m.partition, m)
+    keepLast(last, m)
     return toBusMessage(m)
   })
-  return { messages, last: [...last.values()].flatMap((partitions) => [...partitions.values()]) }
+  return { messages, last: lastOf(last) }
 }
 
 function toBusMessage(m: RawMessage): BusMessage {

@@ -52,8 +52,9 @@ const retained = <K extends string>(key: K, env: string, what: string) => ({
 })
 
 /**
- * The processor's default batch linger: at 10,000 trades/s it cut the machine's CPU per trade by
- * about a third against none, for p50 latency about 15 ms higher (docs/benchmarks.md).
+ * The processor's default batch linger: at 10,000 trades/s it cut the CPU the processor, PostgreSQL
+ * and the broker need per trade by about a third against none, for p50 latency about 15 ms higher
+ * (docs/benchmarks.md, "Nineteenth pass").
  */
 export const DEFAULT_BATCH_LINGER_MS = 25
 
