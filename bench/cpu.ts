@@ -73,6 +73,8 @@ export interface CpuSnapshot {
   /** The machine's busy and total CPU seconds (/proc/stat, every core, idle and iowait excluded). */
   machineBusy: number
   machineTotal: number
+  /** CPU seconds every core spent idle while waiting for the disk (/proc/stat iowait). */
+  machineIowait: number
 }
 
 export function cpuSnapshot(consumerPids: readonly number[]): CpuSnapshot {
@@ -108,6 +110,7 @@ export function cpuSnapshot(consumerPids: readonly number[]): CpuSnapshot {
     ...s,
     machineBusy: (total - idle) / clockTicks(),
     machineTotal: total / clockTicks(),
+    machineIowait: f[4]! / clockTicks(),
   }
 }
 
@@ -124,6 +127,8 @@ export interface CpuUse {
   machineMicrosPerTrade: number
   /** Share of every core's time that was busy over the window. */
   machineBusyShare: number
+  /** Share of every core's time spent idle waiting for the disk. */
+  machineIowaitShare: number
 }
 
 /** What was used between two snapshots, for `trades` rows. */
@@ -141,6 +146,7 @@ export function cpuUse(from: CpuSnapshot, to: CpuSnapshot, trades: number): CpuU
     brokerMicrosPerTrade: per(d('broker')),
     machineMicrosPerTrade: per(d('machineBusy')),
     machineBusyShare: total > 0 ? d('machineBusy') / total : 0,
+    machineIowaitShare: total > 0 ? d('machineIowait') / total : 0,
   }
 }
 

@@ -455,7 +455,44 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
  * product's default in the reported run; 0 for the comparison without it), and the CPU each side
  * spent per stored trade meanwhile.
  */
+/** Pages written but not yet on disk (/proc/meminfo Dirty + Writeback), MiB. */
+function unwrittenMiB(): number {
+  const info = readFileSync('/proc/meminfo', 'utf8')
+  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(info)?.[1] ?? 0)
+  return Math.round((kb('Dirty') + kb('Writeback')) / 1024)
+}
+
+/**
+ * The stages before a latency measurement leave a gigabyte or more of written pages (the broker's
+ * log segments, PostgreSQL's tables) that the kernel writes back about 30 s later, in the middle
+ * of the measurement, where each commit's fsync waits behind it: a steady 10,000 trades/s writes
+ * about 2 MB/s and leaves no such backlog. So the backlog goes to disk first: PostgreSQL's dirty
+ * buffers by a CHECKPOINT (skipped, and said, when the role may not), then every file by sync(1).
+ */
+async function settleDisk(adminUrl: string) {
+  const unwrittenMiBBefore = unwrittenMiB()
+  const started = performance.now()
+  let checkpoint = true
+  const client = new pg.Client({ connectionString: adminUrl })
+  await client.connect()
+  try {
+    await client.query('checkpoint')
+  } catch (err) {
+    checkpoint = false
+    log(`latency: no CHECKPOINT before it (${err instanceof Error ? err.message : String(err)})`)
+  } finally {
+    await client.end()
+  }
+  execFileSync('sync')
+  const ms = Math.round(performance.now() - started)
+  return { unwrittenMiBBefore, unwrittenMiBAfter: unwrittenMiB(), checkpoint, ms }
+}
+
 async function latency(brokers: string, adminUrl: string, lingerMs: number) {
+  const settled = await settleDisk(adminUrl)
+  log(
+    `latency: ${settled.unwrittenMiBBefore} MiB of written pages flushed first (${settled.ms} ms${settled.checkpoint ? ', with a checkpoint' : ''})`,
+  )
   const database = await createTestDatabase(adminUrl)
   const topic = `bench-latency-${Date.now()}`
   try {
@@ -519,6 +556,7 @@ async function latency(brokers: string, adminUrl: string, lingerMs: number) {
       seconds: LATENCY_S,
       lingerMs,
       measured: 'event time to commit, from 2 s after the first commit',
+      settled,
       samples: samples.length,
       p50Ms: percentile(samples, 0.5),
       p99Ms: percentile(samples, 0.99),
@@ -538,6 +576,7 @@ async function latency(brokers: string, adminUrl: string, lingerMs: number) {
         brokerMicrosPerTrade: used.brokerMicrosPerTrade,
         machineMicrosPerTrade: used.machineMicrosPerTrade,
         machineBusyShare: used.machineBusyShare,
+        machineIowaitShare: used.machineIowaitShare,
       },
     }
   } finally {
@@ -556,6 +595,9 @@ function latencyCpu(l: Awaited<ReturnType<typeof latency>>): string {
   ]
     .map((us) => us.toFixed(1))
     .join(' / ')
+    .concat(
+      ` (${(c.machineBusyShare * 100).toFixed(0)} % busy, ${(c.machineIowaitShare * 100).toFixed(0)} % iowait)`,
+    )
 }
 
 /** What typical Kafka-to-Postgres demos do: one INSERT per message, autocommit, no batching. */

@@ -34,7 +34,14 @@ interface Results {
     offeredPerSec: number
     lingerMs: number
     liveTail: { p50Ms: number; p99Ms: number; p999Ms: number }
-    cpu: { trades: number; processorMicrosPerTrade: number; postgresMicrosPerTrade: number }
+    cpu: {
+      trades: number
+      processorMicrosPerTrade: number
+      postgresMicrosPerTrade: number
+      machineBusyShare: number
+      machineIowaitShare: number
+    }
+    settled: { unwrittenMiBBefore: number; unwrittenMiBAfter: number; checkpoint: boolean; ms: number }
   }
   latencyWithoutLinger: Results['latency']
   naive: { messages: number; msgsPerSec: number }
@@ -190,6 +197,11 @@ test(
     for (const l of [r.latency, r.latencyWithoutLinger]) {
       assert.ok(l.samples > 1000 && l.cpu.trades >= l.samples, `latency cpu over ${l.cpu.trades} trades`)
       assert.ok(l.cpu.processorMicrosPerTrade > 0 && l.cpu.postgresMicrosPerTrade > 0)
+      assert.ok(l.cpu.machineIowaitShare >= 0 && l.cpu.machineIowaitShare + l.cpu.machineBusyShare <= 1)
+      // The earlier stages' written pages went to disk before it: PostgreSQL's by a checkpoint (the
+      // test server's role may), the rest by sync.
+      assert.equal(l.settled.checkpoint, true)
+      assert.ok(l.settled.unwrittenMiBBefore >= 0 && l.settled.ms >= 0, JSON.stringify(l.settled))
     }
     // Each trade reaches the live tail after its batch committed, so every percentile is later.
     assert.ok(r.latency.liveTail.p50Ms >= r.latency.p50Ms && r.latency.liveTail.p99Ms >= r.latency.p99Ms)
