@@ -463,11 +463,12 @@ function unwrittenMiB(): number {
 }
 
 /**
- * The stages before a latency measurement leave a gigabyte or more of written pages (the broker's
- * log segments, PostgreSQL's tables) that the kernel writes back about 30 s later, in the middle
- * of the measurement, where each commit's fsync waits behind it: a steady 10,000 trades/s writes
- * about 2 MB/s and leaves no such backlog. So the backlog goes to disk first: PostgreSQL's dirty
- * buffers by a CHECKPOINT (skipped, and said, when the role may not), then every file by sync(1).
+ * The stages before a latency measurement can leave a gigabyte or more of written pages (the
+ * broker's log segments, PostgreSQL's tables) that the kernel writes back about 30 s later, in the
+ * middle of the measurement, where each commit's fsync waits behind it; a steady 10,000 trades/s
+ * writes a few megabytes a second and builds no such backlog. So the backlog goes to disk first:
+ * PostgreSQL's dirty buffers by a CHECKPOINT (skipped, and said, when the role may not), then
+ * every file by sync(1).
  */
 async function settleDisk(adminUrl: string) {
   const unwrittenMiBBefore = unwrittenMiB()
@@ -712,13 +713,6 @@ function trades(n: number, seed: number): Trade[] {
   return [...simulate({ symbols: SYMBOLS, rate: 0, realtime: false, count: n, seed, start: BENCH_START })]
 }
 
-/**
- * The embedded default as a new user meets it: `tickflow replay FILE` of a CSV into PGlite (no Kafka,
- * no PostgreSQL server): wall time from the command's start to its exit, the ingest phase alone
- * (from its "pipeline started" log line to "pipeline stopped", so without PGlite's start-up and
- * migrations) and its peak RSS; then PGlite's own COPY of the same rows into the same schema (a
- * fresh PGlite, migrated), in this process. The ratio compares the ingest phase with the COPY.
- */
 /** One embedded command as a user runs it, in a child process: its output, wall time and peak RSS. */
 async function embeddedCommand(args: string[], dataDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
   const env: NodeJS.ProcessEnv = {
