@@ -9,7 +9,7 @@ import type { Bus, BusMessage, BusProducer } from '../bus/types.ts'
 import { sameOrder } from '../util/same-order.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { TickStore, BatchResult, PreparedWrite } from '../store/ticks.ts'
-import { INTERVALS, type BatchItem, type DeadLetter, type Tick } from '../domain/types.ts'
+import { INTERVALS, type BatchItem, type DeadLetter, type Interval, type Tick } from '../domain/types.ts'
 import { Watermarks, type BarUpdate } from './lateness.ts'
 import { classify, type Classified, type ValidationOptions } from './validate.ts'
 import { prepareWrite, uniqueOffsets, writeBatch } from './plan.ts'
@@ -90,6 +90,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
   let aheadPrepared: { messages: readonly BusMessage[]; write: PreparedWrite | undefined } | undefined
   /** Batches written the usual way before a plan is prepared again, after one lost its bet. */
   let unpreparedFor = 0
+  /** The committed batches' bookkeeping, in commit order. */
+  let bookkept: Promise<void> = Promise.resolve()
 
   /**
    * Classifies the messages of the next batch in small slices between the current batch's
@@ -189,14 +191,23 @@ export function startProcessor(o: ProcessorOptions): Processor {
     watermarks ??= new Watermarks(o.allowedLatenessMs ?? 5000, await o.store.timezone())
     const marks = watermarks
     // The per-trade bookkeeping of a committed batch (latency histogram, unmapped conditions,
-    // watermarks, the live tail) runs after the next batch has sent its first statement: the
-    // database works on that batch meanwhile instead of waiting for this thread.
-    setImmediate(() => {
+    // watermarks, then the live tail) runs while the next batch is written, batch after batch, a
+    // slice of trades per turn of the event loop: the database's answers to the next batch's
+    // statements wait for one slice, not for the whole batch's bookkeeping.
+    bookkept = bookkept.then(async () => {
       try {
-        for (const t of result.stored) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
-        countUnmapped(result.stored, o, unmappedSeen)
-        for (const [interval, n] of marks.observe(result.stored, INTERVALS))
-          o.metrics.lateTrades.inc({ interval }, n)
+        const stored = result.stored
+        const late = new Map<Interval, number>()
+        let i = 0
+        do {
+          await new Promise((resolve) => setImmediate(resolve))
+          const slice = stored.slice(i, (i += BOOKKEEPING_SLICE))
+          for (const t of slice) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
+          countUnmapped(slice, o, unmappedSeen)
+          for (const [interval, n] of marks.observe(slice, INTERVALS))
+            late.set(interval, (late.get(interval) ?? 0) + n)
+        } while (i < stored.length)
+        for (const [interval, n] of late) o.metrics.lateTrades.inc({ interval }, n)
         o.onCommitted?.(result, marks.classify(result.bars), now)
       } catch (err) {
         o.log.warn({ err: errorMessage(err) }, 'the bookkeeping of a committed batch failed')
@@ -316,6 +327,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
     const consumerClosed = Promise.all([consumer.close(), done.catch(() => {})])
     if (!(await within(consumerClosed, CLOSE_MS)))
       o.log.warn('the Kafka consumer did not close in time; leaving it')
+    await bookkept
     await within(dlq?.close() ?? Promise.resolve(), CLOSE_MS / 2)
     await within(updateLag(), 1000)
   }
@@ -332,6 +344,8 @@ const UNPREPARED_AFTER_LOSS = 20
  * (docs/benchmarks.md, the seventeenth pass).
  */
 const AHEAD_SLICE = 100
+/** Trades of a committed batch's bookkeeping per turn of the event loop. */
+const BOOKKEEPING_SLICE = 2000
 /** A failed step is retried after 100 ms doubling to 10 s, equal jitter. */
 const STEP_RETRY = { initialMs: 100, maxMs: 10_000, maxDoublings: 7, jitter: 'equal' } as const
 
