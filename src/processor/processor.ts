@@ -87,7 +87,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
   /** The daily bars' time zone, once read: plans are prepared ahead only then. */
   let timezone: string | undefined
   /** The write plan of the messages shown ahead, made while the current batch was being written. */
-  let aheadPrepared: { messages: readonly BusMessage[]; write: PreparedWrite | undefined } | undefined
+  let aheadPrepared:
+    { messages: readonly BusMessage[]; items: BatchItem[]; write: PreparedWrite | undefined } | undefined
   /** Batches written the usual way before a plan is prepared again, after one lost its bet. */
   let unpreparedFor = 0
   /** The committed batches' bookkeeping, in commit order. */
@@ -121,7 +122,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
         if (!c) return
         classified.push(c)
       }
-      aheadPrepared = { messages: next, write: prepareWrite(itemsOf(next, classified), timezone) }
+      const items = itemsOf(next, classified)
+      aheadPrepared = { messages: next, items, write: prepareWrite(items, timezone) }
     }
     setImmediate(slice)
   }
@@ -152,14 +154,18 @@ export function startProcessor(o: ProcessorOptions): Processor {
       )
     known = validation
     const withAvro = { ...validation, avro }
-    const items = itemsOf(
-      batch,
-      batch.map((m) => early.get(m) ?? classify(m, withAvro)),
-    )
+    // The look-ahead's items and plan serve when it was shown exactly this batch.
+    const planned = unpreparedFor === 0 && shown && sameOrder(shown.messages, batch) ? shown : undefined
+    const items =
+      planned?.items ??
+      itemsOf(
+        batch,
+        batch.map((m) => early.get(m) ?? classify(m, withAvro)),
+      )
     timezone ??= await o.store.timezone()
     let prepared: PreparedWrite | undefined
     if (unpreparedFor > 0) unpreparedFor--
-    else prepared = shown && sameOrder(shown.messages, batch) ? shown.write : prepareWrite(items, timezone)
+    else prepared = planned ? planned.write : prepareWrite(items, timezone)
     const started = performance.now()
     const result = merge(await write(items, true, prepared))
     // A plan that lost its bet (offsets or trade ids already stored, alert rules in force) is not
