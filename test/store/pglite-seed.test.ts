@@ -8,7 +8,6 @@ import assert from 'node:assert/strict'
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openPglite } from '../../src/store/db.ts'
 import { runCli } from '../support/cli.ts'
 
 const T0 = Date.parse('2026-11-24T15:00:00Z')
@@ -17,16 +16,27 @@ const trades = (n: number, symbol: string): string =>
     JSON.stringify({ symbol, ts: new Date(T0 + i * 1000).toISOString(), price: `10.${i % 10}1`, size: '1' }),
   ).join('\n') + '\n'
 
+/**
+ * Runs a query on an embedded store the way a user does, with `tickflow sql` in its own process:
+ * the test process itself never opens PGlite, since opening and closing many PGlite instances in
+ * one process can crash V8 (nodejs/node#64500). Rows as CSV lines, header first.
+ */
+async function sql(dataDir: string, query: string): Promise<string[]> {
+  const r = await runCli(['sql', '-c', query, '--csv'], {
+    KAFKA_BROKERS: '',
+    DATABASE_URL: '',
+    TICKFLOW_DATA_DIR: dataDir,
+  })
+  assert.equal(r.code, 0, r.output)
+  return r.output.trim().split('\n')
+}
+
 async function stored(dataDir: string): Promise<Record<string, string>> {
-  const db = await openPglite(join(dataDir, 'pglite'))
-  try {
-    const rows = await db.query<{ symbol: string; n: string }>(
-      'select symbol, count(*)::text as n from ticks group by symbol order by symbol',
-    )
-    return Object.fromEntries(rows.map((r) => [r.symbol, r.n]))
-  } finally {
-    await db.close()
-  }
+  const [, ...rows] = await sql(
+    dataDir,
+    'select symbol, count(*) as n from ticks group by symbol order by symbol',
+  )
+  return Object.fromEntries(rows.map((line) => line.split(',') as [string, string]))
 }
 
 test('new embedded stores are copies of one template; each keeps its own data', async (t) => {
@@ -59,11 +69,8 @@ test('new embedded stores are copies of one template; each keeps its own data', 
 
   // The template is still an empty cluster: no store's tables or rows went into it.
   const look = join(dir, 'template-copy')
-  cpSync(template, look, { recursive: true })
-  const db = await openPglite(look)
-  const [row] = await db.query<{ t: string | null }>("select to_regclass('ticks')::text as t")
-  await db.close()
-  assert.equal(row!.t, null)
+  cpSync(template, join(look, 'pglite'), { recursive: true })
+  assert.deepEqual(await sql(look, "select coalesce(to_regclass('ticks')::text, 'none') as t"), ['t', 'none'])
 
   // Three new stores at once on an empty cache: one template, every store whole.
   const fresh = join(dir, 'cache-2')
