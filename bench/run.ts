@@ -450,11 +450,6 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
   }
 }
 
-/**
- * Event time → commit at RATE trades/s offered, with the processor's batch linger (`lingerMs`, the
- * product's default in the reported run; 0 for the comparison without it), and the CPU each side
- * spent per stored trade meanwhile.
- */
 /** Pages written but not yet on disk (/proc/meminfo Dirty + Writeback), MiB. */
 function unwrittenMiB(): number {
   const info = readFileSync('/proc/meminfo', 'utf8')
@@ -489,6 +484,11 @@ async function settleDisk(adminUrl: string) {
   return { unwrittenMiBBefore, unwrittenMiBAfter: unwrittenMiB(), checkpoint, ms }
 }
 
+/**
+ * Event time → commit at RATE trades/s offered, with the processor's batch linger (`lingerMs`, the
+ * product's default in the reported run; 0 for the comparison without it), and the CPU each side
+ * spent per stored trade meanwhile.
+ */
 async function latency(brokers: string, adminUrl: string, lingerMs: number) {
   const settled = await settleDisk(adminUrl)
   log(

@@ -4,6 +4,7 @@
 // or restarting database pauses consumption (bounded read-ahead in the bus) instead of buffering
 // without bound or losing the batch. A failure caused by the batch's content is bisected down to
 // the message causing it, which is dead-lettered (reason unstorable); the rest is stored.
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type { Bus, BusMessage, BusProducer } from '../bus/types.ts'
 import { sameOrder } from '../util/same-order.ts'
@@ -86,7 +87,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
   let aheadRun = 0
   /** The daily bars' time zone, once read: plans are prepared ahead only then. */
   let timezone: string | undefined
-  /** The write plan of the messages shown ahead, made while the current batch was being written. */
+  /** The items and write plan of the messages shown ahead, made while the current batch was being written. */
   let aheadPrepared:
     { messages: readonly BusMessage[]; items: BatchItem[]; write: PreparedWrite | undefined } | undefined
   /** Batches written the usual way before a plan is prepared again, after one lost its bet. */
@@ -206,7 +207,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
         const late = new Map<Interval, number>()
         let i = 0
         do {
-          await new Promise((resolve) => setImmediate(resolve))
+          await nextTurn()
           const slice = stored.slice(i, (i += BOOKKEEPING_SLICE))
           for (const t of slice) o.metrics.endToEndLatency.observe(Math.max(0, now - t.tsMs) / 1000)
           countUnmapped(slice, o, unmappedSeen)
