@@ -82,8 +82,12 @@ export function startProcessor(o: ProcessorOptions): Processor {
   let limits: Promise<{ validation: ValidationOptions; dlqBytes: number }> | undefined
   /** The validation options once known: messages shown ahead are classified only then. */
   let known: ValidationOptions | undefined
-  /** Messages of the next batch classified while the current one was being written. */
-  const early = new WeakMap<BusMessage, Classified>()
+  /**
+   * Messages of the next batch classified while the current one was being written. A new map for
+   * each batch handed out: a WeakMap cost about 1 µs per entry and its ephemerons slow every full
+   * collection.
+   */
+  let early = new Map<BusMessage, Classified>()
   let aheadRun = 0
   /** The daily bars' time zone, once read: plans are prepared ahead only then. */
   let timezone: string | undefined
@@ -163,6 +167,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
         batch,
         batch.map((m) => early.get(m) ?? classify(m, withAvro)),
       )
+    // What was classified ahead served this batch; the look-ahead of the next one starts after this.
+    early = new Map()
     timezone ??= await o.store.timezone()
     let prepared: PreparedWrite | undefined
     if (unpreparedFor > 0) unpreparedFor--

@@ -33,7 +33,8 @@ export class PartitionRanges {
 
   /** True when `ms` (event time) falls in a known range; the +1 ms margin covers sub-ms rounding. */
   covers(ms: number): boolean {
-    return this.#ranges.some((r) => r.lo <= ms && ms + 1 < r.hi)
+    for (const r of this.#ranges) if (r.lo <= ms && ms + 1 < r.hi) return true
+    return false
   }
 
   add(lo: number, hi: number): void {
