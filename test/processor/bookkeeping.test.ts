@@ -8,22 +8,16 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { createMemoryBus } from '../../src/bus/memory.ts'
-import { connectPostgres } from '../../src/store/db.ts'
-import { migrate } from '../../src/store/migrate.ts'
 import { TickStore } from '../../src/store/ticks.ts'
 import { createMetrics } from '../../src/metrics/registry.ts'
 import { startProcessor } from '../../src/processor/processor.ts'
 import { encodeTrade } from '../../src/domain/trade.ts'
-import { createTestDatabase } from '../support/postgres.ts'
+import { openTestStore } from '../support/stores.ts'
 
 const T0 = Date.parse('2026-11-24T14:30:00Z')
 
 test('a committed batch is counted once in slices: every trade, late trades in order, the live tail in commit order, done by close()', async (t) => {
-  const database = await createTestDatabase()
-  t.after(() => database.drop())
-  const db = connectPostgres(database.url)
-  t.after(() => db.close())
-  await migrate(db)
+  const db = await openTestStore('postgres', t)
   const bus = createMemoryBus()
   await bus.ensureTopic({ name: 'ticks', partitions: 1 })
   // 11,997 on-time trades of LA, one every 100 ms (its watermark ends 5 s behind its last one),
