@@ -47,7 +47,22 @@ test('tickflow process and serve stop on SIGTERM within 10 s and exit 0', async 
 test('tickflow bench interrupted leaves no broker and no temporary directory', async (t) => {
   const dir = tempDir(t, 'tickflow-bench-int-')
   assert.equal(await accepts(29092), false, 'port 29092 (the harness broker) must be free for this test')
-  const bench = startCli(['bench', '--trades', '200000', '--out', join(dir, 'r.json')], {}, dir)
+  // The embedded stage runs first, before the broker: kept small, so the interrupt comes sooner.
+  const bench = startCli(
+    [
+      'bench',
+      '--trades',
+      '200000',
+      '--embedded-trades',
+      '2000',
+      '--up-seconds',
+      '1',
+      '--out',
+      join(dir, 'r.json'),
+    ],
+    {},
+    dir,
+  )
   t.after(() => bench.child.kill('SIGKILL'))
   await outputMatches(bench, /Kafka ProducerPerformance/, 180_000) // the broker is up
   assert.equal(await accepts(29092), true)
