@@ -293,6 +293,12 @@ export async function runPeer(o: PeerOptions): Promise<PeerRun> {
         'batch.size=5000',
         'consumer.override.max.poll.records=5000',
         'consumer.override.auto.offset.reset=earliest',
+        // After a SIGKILL the restarted worker's consumers wait for the dead ones' sessions to
+        // expire (45 s by default) before the group is assigned again: in the kill runs, which
+        // count duplicates and losses, not speed, the sessions are as short as tickflow's (6 s).
+        ...(o.kill
+          ? ['consumer.override.session.timeout.ms=6000', 'consumer.override.heartbeat.interval.ms=1000']
+          : []),
         '',
       ].join('\n'),
     )
