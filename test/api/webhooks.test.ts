@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectPostgres, openPglite } from '../../src/store/db.ts'
+import { connectPostgres, openPglite, type Db } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrate.ts'
 import { TickStore } from '../../src/store/ticks.ts'
 import { writeBatch } from '../../src/processor/plan.ts'
@@ -19,6 +19,15 @@ import { createRule } from '../../src/store/alerts.ts'
 import { backoffMs, startWebhookDelivery } from '../../src/api/webhooks.ts'
 import { createTestDatabase } from '../support/postgres.ts'
 import { tradeItem } from '../support/trades.ts'
+import { waitFor } from '../support/wait.ts'
+
+/** Deliveries not yet marked delivered. */
+async function undelivered(db: Db): Promise<number> {
+  const [row] = await db.query<{ n: string }>(
+    'select count(*)::text as n from alert_deliveries where delivered_at is null',
+  )
+  return Number(row!.n)
+}
 
 test('the backoff doubles from its base and stops at its cap', () => {
   assert.deepEqual(
@@ -93,14 +102,7 @@ test('each firing is delivered at least once with its id as the Idempotency-Key,
   await stop()
   ;({ stop } = startWebhookDelivery(db, options))
   t.after(() => stop())
-  for (const deadline = Date.now() + 20_000; ;) {
-    const [left] = await db.query<{ n: string }>(
-      'select count(*)::text as n from alert_deliveries where delivered_at is null',
-    )
-    if (left!.n === '0') break
-    assert.ok(Date.now() < deadline, `${left!.n} deliveries left`)
-    await sleep(50)
-  }
+  await waitFor(async () => (await undelivered(db)) === 0, 20_000, 'every delivery marked delivered', 50)
   await stop()
   // at least once: an answer the deliverer did not wait for (a slow machine) is posted again
   assert.deepEqual(new Set(delivered), new Set(ids))
@@ -185,13 +187,7 @@ test('on the embedded store the deliverer sleeps until woken or a retry falls du
   assert.deepEqual(new Set(delivered), new Set(ids))
   assert.deepEqual([...attempts.values()], [2, 2, 2])
   // the webhook saw the third delivery before the deliverer read its answer and marked it
-  for (const deadline = Date.now() + 20_000; ; await sleep(20)) {
-    const [left] = await db.query<{ n: string }>(
-      'select count(*)::text as n from alert_deliveries where delivered_at is null',
-    )
-    if (left!.n === '0') break
-    assert.ok(Date.now() < deadline, `${left!.n} deliveries left unmarked`)
-  }
+  await waitFor(async () => (await undelivered(db)) === 0, 20_000, 'every delivery marked delivered', 20)
   // idle again: the outbox is not read until the next wake
   await sleep(300)
   const before = claims
