@@ -175,7 +175,7 @@ test('LOG_FILE gets JSON lines with the trace of each batch', async (t) => {
   assert.doesNotMatch(run.output, /batch committed/) // nothing on standard output when LOG_FILE is set
 })
 
-test('tickflow up stopped by SIGINT mid-run: its last line counts what the store holds after exit', async (t) => {
+test('tickflow up stopped by SIGINT mid-run stores what the in-process bus holds; its last line counts the store after exit', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tickflow-up-int-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const up = startCli(
@@ -203,4 +203,7 @@ test('tickflow up stopped by SIGINT mid-run: its last line counts what the store
   assert.ok(Number(row!.ticks) > 0)
   assert.equal(said[2], row!.ticks)
   assert.equal(row!.offsets, row!.ticks)
+  // Nothing the source sent is left in the in-process bus: every trade produced is stored.
+  assert.equal(Number(said[1]), Number(said[2]) + Number(said[3]), up.output())
+  assert.match(up.output(), /storing the trades the in-process bus holds before stopping/)
 })
