@@ -16,6 +16,16 @@ import type { BusProducer, OutMessage } from './types.ts'
 
 type Produced = MessageToProduce<Buffer, Buffer, Buffer, Buffer>
 
+interface Pending {
+  messages: Produced[]
+  brokers: number
+  done: PromiseWithResolvers<void>
+  timer?: NodeJS.Timeout
+}
+
+/** A linger ends early once it holds this many messages. */
+const LINGER_FLUSH_MESSAGES = 5000
+
 export interface ClientBase {
   clientId: string
   bootstrapBrokers: string[]
@@ -40,8 +50,13 @@ export class KafkaBusProducer implements BusProducer {
   /** Metadata requests made by send() (the client refreshes on its own besides). */
   metadataLookups = 0
 
-  constructor(base: ClientBase, onClose: () => void) {
+  readonly #lingerMs: number
+  /** Sends waiting for the linger, per topic: one produce request set when it ends. */
+  readonly #pending = new Map<string, Pending>()
+
+  constructor(base: ClientBase, onClose: () => void, options: { lingerMs?: number } = {}) {
     this.#onClose = onClose
+    this.#lingerMs = options.lingerMs ?? 0
     this.#producer = new Producer({
       ...base,
       clientId: `${base.clientId}-producer`,
@@ -70,9 +85,36 @@ export class KafkaBusProducer implements BusProducer {
           : undefined,
       }
     })
+    if (this.#lingerMs === 0) return this.#produce(topic, produced, layout.brokers)
+    let pending = this.#pending.get(topic)
+    if (!pending) {
+      const p: Pending = { messages: [], brokers: layout.brokers, done: Promise.withResolvers<void>() }
+      p.timer = setTimeout(() => void this.#flush(topic, p), this.#lingerMs)
+      this.#pending.set(topic, (pending = p))
+    }
+    for (const m of produced) pending.messages.push(m)
+    const done = pending.done.promise
+    if (pending.messages.length >= LINGER_FLUSH_MESSAGES) void this.#flush(topic, pending)
+    return done
+  }
+
+  /** Ends a linger: its messages go out as one send per broker, and every send in it settles. */
+  async #flush(topic: string, p: Pending): Promise<void> {
+    if (this.#pending.get(topic) !== p) return
+    this.#pending.delete(topic)
+    clearTimeout(p.timer)
+    try {
+      await this.#produce(topic, p.messages, p.brokers)
+      p.done.resolve()
+    } catch (err) {
+      p.done.reject(err)
+    }
+  }
+
+  async #produce(topic: string, produced: Produced[], brokers: number): Promise<void> {
     try {
       await Promise.all(
-        produceRequests(produced, layout.brokers).map((group) => this.#producer.send({ messages: group })),
+        produceRequests(produced, brokers).map((group) => this.#producer.send({ messages: group })),
       )
     } catch (err) {
       // The layout may be what changed (partitions added, a broker gone): look it up again.
@@ -88,6 +130,13 @@ export class KafkaBusProducer implements BusProducer {
 
   async close(): Promise<void> {
     this.#onClose()
+    await Promise.all(
+      [...this.#pending].map(([topic, p]) =>
+        this.#flush(topic, p)
+          .then(() => p.done.promise)
+          .catch(() => {}),
+      ),
+    )
     await this.#producer.close()
   }
 

@@ -76,7 +76,12 @@ export interface TopicSpec {
 
 export interface Bus {
   readonly kind: 'kafka' | 'memory'
-  producer(): BusProducer
+  /**
+   * A producer. On Kafka its sends within `lingerMs` share one produce request (default: the
+   * bus's linger); a producer whose caller waits on each send alone (the processor's dead letters)
+   * asks for 0.
+   */
+  producer(options?: { lingerMs?: number }): BusProducer
   consumer(options: ConsumerOptions): BusConsumer
   ensureTopic(spec: TopicSpec): Promise<void>
   /** The largest message the topic accepts (its max.message.bytes); undefined = no such limit. */

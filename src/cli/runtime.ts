@@ -93,6 +93,7 @@ export class Runtime {
       ? createKafkaBus({
           brokers: c.kafkaBrokers,
           clientId: this.name,
+          producerLingerMs: c.producerLinger,
           onWarning: (message, err) => this.log.warn({ err: errorMessage(err) }, message),
         })
       : createMemoryBus({ maxBacklog: 2 * EMBEDDED_MAX_BATCH })

@@ -58,6 +58,14 @@ const retained = <K extends string>(key: K, env: string, what: string) => ({
  */
 export const DEFAULT_BATCH_LINGER_MS = 25
 
+/**
+ * The Kafka producer's default linger: sends within it go out as one produce request. At 10,000
+ * trades/s the simulator hands over a batch every 7 ms; one request per batch cost the broker
+ * 28-83 us of CPU per trade against 12-34 with a 15 ms linger (docs/benchmarks.md, "Twenty-third
+ * pass"). Kafka's own producer lingers 5 ms by default.
+ */
+export const DEFAULT_PRODUCER_LINGER_MS = 15
+
 const positiveInt = z.coerce.number().int().positive()
 const nonNegativeNumber = z.coerce.number().finite().nonnegative()
 const symbolList = z
@@ -314,6 +322,13 @@ const table = [
     env: 'TICKFLOW_BATCH_LINGER',
     help: 'how long the processor lets a batch from Kafka that is not full wait for more messages: longer means fewer, larger transactions (less CPU per trade) and more latency; 0ms hands each batch out at once',
     schema: durationMs.refine((ms) => ms <= 10_000, 'at most 10s').default(DEFAULT_BATCH_LINGER_MS),
+  },
+  {
+    key: 'producerLinger',
+    flag: 'producer-linger',
+    env: 'TICKFLOW_PRODUCER_LINGER',
+    help: 'how long a send to Kafka waits for more sends to go out with it in one request: longer means fewer requests (less broker CPU per trade) and more latency; 0ms sends each at once',
+    schema: durationMs.refine((ms) => ms <= 1000, 'at most 1s').default(DEFAULT_PRODUCER_LINGER_MS),
   },
   {
     key: 'barsTimezone',

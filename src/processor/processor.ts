@@ -70,7 +70,8 @@ export function startProcessor(o: ProcessorOptions): Processor {
     maxBatch: o.maxBatch ?? 5000,
     lingerMs: o.lingerMs,
   })
-  const dlq: BusProducer | undefined = o.dlqTopic ? o.bus.producer() : undefined
+  // Each batch waits for its dead letters' acknowledgement before it commits: sent at once.
+  const dlq: BusProducer | undefined = o.dlqTopic ? o.bus.producer({ lingerMs: 0 }) : undefined
   const wantsBars = o.onCommitted ? (o.wantsBars ?? (() => true)) : () => false
   let closing = false
   const lastStoredTimestamp = new Map<number, number>()

@@ -265,3 +265,88 @@ test('processes racing to create the same topic all succeed, and it is created o
     await Promise.all(buses.map((b) => b.close()))
   }
 })
+
+/** Counts the Kafka requests of one API key the clients of this process send while `fn` runs. */
+async function countRequests(apiKey: number, fn: () => Promise<void>): Promise<number> {
+  let n = 0
+  const requests = tracingChannel<unknown, { apiKey?: number }>('plt:kafka:connections:api')
+  const counter = {
+    start: (m: { apiKey?: number }) => void (m.apiKey === apiKey && n++),
+    end: () => {},
+    asyncStart: () => {},
+    asyncEnd: () => {},
+    error: () => {},
+  }
+  requests.subscribe(counter)
+  try {
+    await fn()
+  } finally {
+    requests.unsubscribe(counter)
+  }
+  return n
+}
+
+async function readAll(bus: ReturnType<typeof createKafkaBus>, topic: string, n: number): Promise<string[]> {
+  const values: string[] = []
+  const c = bus.consumer({ groupId: `g-${topic}`, topics: [topic], maxBatch: 1000 })
+  await c.run((batch) => {
+    values.push(...batch.map((m) => m.value.toString()))
+    if (values.length >= n) void c.close()
+    return Promise.resolve()
+  })
+  return values
+}
+
+const PRODUCE = 0 // Kafka's API key of Produce requests
+
+test('sends within the producer linger share one produce request, in order; with 0ms each goes alone', async (t) => {
+  const sends = Array.from({ length: 10 }, (_, s) =>
+    Array.from({ length: 50 }, (_, i) => ({ key: 'K', value: String(s * 50 + i) })),
+  )
+  const expected = Array.from({ length: 500 }, (_, i) => String(i))
+  for (const [lingerMs, requests] of [
+    [200, 1],
+    [0, 10],
+  ] as const) {
+    const bus = createKafkaBus({
+      brokers: testBrokers(),
+      clientId: 'test-producer-linger',
+      producerLingerMs: lingerMs,
+    })
+    t.after(() => bus.close())
+    const topic = uniqueTopic(`producer-linger-${lingerMs}`)
+    await bus.ensureTopic({ name: topic, partitions: 1 })
+    const producer = bus.producer()
+    await producer.send(topic, [{ key: 'K', value: 'first' }]) // the connection and producer id
+    const counted = await countRequests(PRODUCE, async () => {
+      await Promise.all(sends.map((messages) => producer.send(topic, messages)))
+    })
+    assert.equal(counted, requests, `linger ${lingerMs} ms`)
+    assert.deepEqual(await readAll(bus, topic, 501), ['first', ...expected])
+  }
+})
+
+test('a linger ends early once it holds 5,000 messages, and a close sends what still lingers', async (t) => {
+  const bus = createKafkaBus({
+    brokers: testBrokers(),
+    clientId: 'test-producer-linger-end',
+    producerLingerMs: 600_000,
+  })
+  t.after(() => bus.close())
+  const topic = uniqueTopic('producer-linger-end')
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  const producer = bus.producer()
+  const waited = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
+  const full = producer.send(
+    topic,
+    Array.from({ length: 5000 }, (_, i) => ({ key: 'K', value: String(i) })),
+  )
+  assert.equal(await Promise.race([full.then(() => 'sent' as const), waited]), 'sent')
+  const lingering = producer.send(topic, [{ key: 'K', value: 'last' }])
+  await producer.close()
+  assert.equal(await Promise.race([lingering.then(() => 'sent' as const), waited]), 'sent')
+  assert.deepEqual(await readAll(bus, topic, 5001), [
+    ...Array.from({ length: 5000 }, (_, i) => String(i)),
+    'last',
+  ])
+})
