@@ -53,6 +53,9 @@ export class KafkaBusProducer implements BusProducer {
   readonly #lingerMs: number
   /** Sends waiting for the linger, per topic: one produce request set when it ends. */
   readonly #pending = new Map<string, Pending>()
+  /** Sends started so far, and the last one started before a flush(): it goes without lingering. */
+  #sent = 0
+  #flushedUpTo = 0
 
   constructor(base: ClientBase, onClose: () => void, options: { lingerMs?: number } = {}) {
     this.#onClose = onClose
@@ -72,6 +75,7 @@ export class KafkaBusProducer implements BusProducer {
 
   async send(topic: string, messages: OutMessage[]): Promise<void> {
     if (messages.length === 0) return
+    const seq = ++this.#sent
     const layout = this.#layouts.get(topic) ?? (await this.#lookUp(topic))
     const produced: Produced[] = messages.map((m) => {
       const key = Buffer.from(m.key)
@@ -94,8 +98,15 @@ export class KafkaBusProducer implements BusProducer {
     }
     for (const m of produced) pending.messages.push(m)
     const done = pending.done.promise
-    if (pending.messages.length >= LINGER_FLUSH_MESSAGES) void this.#flush(topic, pending)
+    // Full, or started before a flush() (its metadata was still being looked up then).
+    if (pending.messages.length >= LINGER_FLUSH_MESSAGES || seq <= this.#flushedUpTo)
+      void this.#flush(topic, pending)
     return done
+  }
+
+  flush(): void {
+    this.#flushedUpTo = this.#sent
+    for (const [topic, p] of this.#pending) void this.#flush(topic, p)
   }
 
   /** Ends a linger: its messages go out as one send per broker, and every send in it settles. */

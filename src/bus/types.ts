@@ -23,6 +23,8 @@ export interface BusMessage {
 export interface BusProducer {
   /** Resolves when every message is acknowledged by the bus (acks=all on Kafka). */
   send(topic: string, messages: OutMessage[]): Promise<void>
+  /** Sends what lingers at once: the caller is about to wait on its sends and adds none meanwhile. */
+  flush?(): void
   close(): Promise<void>
 }
 

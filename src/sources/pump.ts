@@ -55,10 +55,12 @@ export async function pump(o: PumpOptions): Promise<number> {
   for await (const batch of o.source.batches()) {
     for (let i = 0; i < batch.length; i += maxSend) {
       void send(batch.slice(i, i + maxSend))
+      if (inFlight.size >= maxInFlight) o.producer.flush?.() // no more sends until one is done
       while (inFlight.size >= maxInFlight) await Promise.race(inFlight)
       if (failure) throw asError(failure)
     }
   }
+  o.producer.flush?.()
   await Promise.all(inFlight)
   if (failure) throw asError(failure)
   o.log.info({ sent, topic: o.topic }, 'source drained')

@@ -5,6 +5,11 @@ import { tracingChannel } from 'node:diagnostics_channel'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
 import type { BusMessage } from '../../src/bus/types.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
+import { Readable } from 'node:stream'
+import { pino } from 'pino'
+import { createMetrics } from '../../src/metrics/registry.ts'
+import { pump } from '../../src/sources/pump.ts'
+import { simulate } from '../../src/sources/simulator.ts'
 
 test('messages produced to the real broker are read back exactly, in key order', async () => {
   const bus = createKafkaBus({ brokers: testBrokers(), clientId: 'test-bus' })
@@ -349,4 +354,44 @@ test('a linger ends early once it holds 5,000 messages, and a close sends what s
     ...Array.from({ length: 5000 }, (_, i) => String(i)),
     'last',
   ])
+})
+
+test('the pump ends a linger when it has to wait on its sends: a 10-minute linger does not hold it', async (t) => {
+  const bus = createKafkaBus({
+    brokers: testBrokers(),
+    clientId: 'test-producer-linger-pump',
+    producerLingerMs: 600_000,
+  })
+  t.after(() => bus.close())
+  const topic = uniqueTopic('producer-linger-pump')
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  const trades = [
+    ...simulate({
+      symbols: ['K'],
+      rate: 0,
+      realtime: false,
+      count: 500,
+      seed: 1,
+      start: Date.UTC(2026, 10, 24),
+    }),
+  ]
+  const source = {
+    name: 'test',
+    batches: () => Readable.from(Array.from({ length: 5 }, (_, i) => trades.slice(i * 100, i * 100 + 100))),
+  }
+  const waited = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
+  const pumped = pump({
+    source,
+    producer: bus.producer(),
+    topic,
+    log: pino({ level: 'silent' }),
+    metrics: createMetrics({ defaultMetrics: false }),
+    maxInFlight: 2,
+  })
+  assert.equal(await Promise.race([pumped, waited]), 500)
+  const ids = (await readAll(bus, topic, 500)).map((v) => (JSON.parse(v) as { id: string }).id)
+  assert.deepEqual(
+    ids,
+    trades.map((tr) => tr.id),
+  )
 })
