@@ -1,4 +1,4 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { tracingChannel } from 'node:diagnostics_channel'
@@ -304,6 +304,25 @@ async function readAll(bus: ReturnType<typeof createKafkaBus>, topic: string, n:
 
 const PRODUCE = 0 // Kafka's API key of Produce requests
 
+/** A bus whose producers linger `lingerMs`, closed after the test, and a new one-partition topic. */
+async function lingeringTopic(
+  t: TestContext,
+  name: string,
+  lingerMs: number,
+): Promise<{ bus: ReturnType<typeof createKafkaBus>; topic: string }> {
+  const bus = createKafkaBus({ brokers: testBrokers(), clientId: `test-${name}`, producerLingerMs: lingerMs })
+  t.after(() => bus.close())
+  const topic = uniqueTopic(name)
+  await bus.ensureTopic({ name: topic, partitions: 1 })
+  return { bus, topic }
+}
+
+/** 'settled' when the promise settles within 30 s, else 'waited'. */
+function within30s(p: Promise<unknown>): Promise<'settled' | 'waited'> {
+  const waited = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
+  return Promise.race([p.then(() => 'settled' as const), waited])
+}
+
 test('sends within the producer linger share one produce request, in order; with 0ms each goes alone', async (t) => {
   const sends = Array.from({ length: 10 }, (_, s) =>
     Array.from({ length: 50 }, (_, i) => ({ key: 'K', value: String(s * 50 + i) })),
@@ -313,14 +332,7 @@ test('sends within the producer linger share one produce request, in order; with
     [200, 1],
     [0, 10],
   ] as const) {
-    const bus = createKafkaBus({
-      brokers: testBrokers(),
-      clientId: 'test-producer-linger',
-      producerLingerMs: lingerMs,
-    })
-    t.after(() => bus.close())
-    const topic = uniqueTopic(`producer-linger-${lingerMs}`)
-    await bus.ensureTopic({ name: topic, partitions: 1 })
+    const { bus, topic } = await lingeringTopic(t, `producer-linger-${lingerMs}`, lingerMs)
     const producer = bus.producer()
     await producer.send(topic, [{ key: 'K', value: 'first' }]) // the connection and producer id
     const counted = await countRequests(PRODUCE, async () => {
@@ -332,24 +344,16 @@ test('sends within the producer linger share one produce request, in order; with
 })
 
 test('a linger ends early once it holds 5,000 messages, and a close sends what still lingers', async (t) => {
-  const bus = createKafkaBus({
-    brokers: testBrokers(),
-    clientId: 'test-producer-linger-end',
-    producerLingerMs: 600_000,
-  })
-  t.after(() => bus.close())
-  const topic = uniqueTopic('producer-linger-end')
-  await bus.ensureTopic({ name: topic, partitions: 1 })
+  const { bus, topic } = await lingeringTopic(t, 'producer-linger-end', 600_000)
   const producer = bus.producer()
-  const waited = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
   const full = producer.send(
     topic,
     Array.from({ length: 5000 }, (_, i) => ({ key: 'K', value: String(i) })),
   )
-  assert.equal(await Promise.race([full.then(() => 'sent' as const), waited]), 'sent')
+  assert.equal(await within30s(full), 'settled')
   const lingering = producer.send(topic, [{ key: 'K', value: 'last' }])
   await producer.close()
-  assert.equal(await Promise.race([lingering.then(() => 'sent' as const), waited]), 'sent')
+  assert.equal(await within30s(lingering), 'settled')
   assert.deepEqual(await readAll(bus, topic, 5001), [
     ...Array.from({ length: 5000 }, (_, i) => String(i)),
     'last',
@@ -357,14 +361,7 @@ test('a linger ends early once it holds 5,000 messages, and a close sends what s
 })
 
 test('the pump ends a linger when it has to wait on its sends: a 10-minute linger does not hold it', async (t) => {
-  const bus = createKafkaBus({
-    brokers: testBrokers(),
-    clientId: 'test-producer-linger-pump',
-    producerLingerMs: 600_000,
-  })
-  t.after(() => bus.close())
-  const topic = uniqueTopic('producer-linger-pump')
-  await bus.ensureTopic({ name: topic, partitions: 1 })
+  const { bus, topic } = await lingeringTopic(t, 'producer-linger-pump', 600_000)
   const trades = [
     ...simulate({
       symbols: ['K'],
@@ -379,7 +376,6 @@ test('the pump ends a linger when it has to wait on its sends: a 10-minute linge
     name: 'test',
     batches: () => Readable.from(Array.from({ length: 5 }, (_, i) => trades.slice(i * 100, i * 100 + 100))),
   }
-  const waited = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
   const pumped = pump({
     source,
     producer: bus.producer(),
@@ -388,7 +384,8 @@ test('the pump ends a linger when it has to wait on its sends: a 10-minute linge
     metrics: createMetrics({ defaultMetrics: false }),
     maxInFlight: 2,
   })
-  assert.equal(await Promise.race([pumped, waited]), 500)
+  assert.equal(await within30s(pumped), 'settled')
+  assert.equal(await pumped, 500)
   const ids = (await readAll(bus, topic, 500)).map((v) => (JSON.parse(v) as { id: string }).id)
   assert.deepEqual(
     ids,
