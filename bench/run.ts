@@ -44,6 +44,7 @@ import { freePort } from '../test/support/topics.ts'
 import { SchemaRegistry } from '../src/bus/registry.ts'
 import { tradeEncoder, type WireFormat } from '../src/bus/wire.ts'
 import { createKafkaBus } from '../src/bus/kafka.ts'
+import { DEFAULT_PRODUCER_LINGER_MS } from '../src/config/schema.ts'
 import { connectPostgres } from '../src/store/db.ts'
 import { migrate } from '../src/store/migrate.ts'
 import { COPY_TICKS, TickStore, ticksToCopy } from '../src/store/ticks.ts'
@@ -321,7 +322,8 @@ async function pipelineThroughput(brokers: string, adminUrl: string, run: Pipeli
   const topic = `bench-pipeline-${format}-${Date.now()}`
   const group = `bench-${topic}`
   try {
-    const bus = createKafkaBus({ brokers: brokers.split(',') })
+    // The producer lingers as `tickflow ingest` does by default (its sends of 5,000 end each linger).
+    const bus = createKafkaBus({ brokers: brokers.split(','), producerLingerMs: DEFAULT_PRODUCER_LINGER_MS })
     await bus.ensureTopic({ name: topic, partitions: 6 })
     const db = connectPostgres(database.url)
     await migrate(db)

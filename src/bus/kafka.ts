@@ -9,7 +9,6 @@ import { KafkaBusConsumer } from './kafka-consumer.ts'
 import { KafkaBusProducer, type ClientBase } from './kafka-producer.ts'
 import type { Bus, BusConsumer, BusProducer, ConsumerOptions, TopicSpec } from './types.ts'
 import { backoffDelay } from '../util/backoff.ts'
-import { DEFAULT_PRODUCER_LINGER_MS } from '../config/schema.ts'
 
 export { keyPartition } from './kafka-producer.ts'
 
@@ -18,14 +17,14 @@ export interface KafkaBusOptions {
   clientId?: string
   /** Called for non-fatal client problems (a failed offset commit, a retried fetch). */
   onWarning?: (message: string, err: unknown) => void
-  /** How long a send waits for others to share its produce request (default: tickflow's default). */
+  /** How long a send waits for others to share its produce request (default 0: each goes alone; the commands pass TICKFLOW_PRODUCER_LINGER). */
   producerLingerMs?: number
 }
 
 export function createKafkaBus(options: KafkaBusOptions): Bus {
   const clientId = options.clientId ?? 'tickflow'
   const warn = options.onWarning ?? (() => {})
-  const producerLingerMs = options.producerLingerMs ?? DEFAULT_PRODUCER_LINGER_MS
+  const producerLingerMs = options.producerLingerMs ?? 0
   // Admin calls (topic creation, offsets) give up after ~10 s so start-up fails with a clear error;
   // the producer and consumer retry for ever with capped, jittered backoff so a broker restart
   // or a leader election mid-run only pauses them.
