@@ -188,30 +188,21 @@ test('handled batches are committed to the group at most once a second, and the 
     topic,
     Array.from({ length: N }, (_, i) => ({ key: 'K', value: String(i) })),
   )
-  // OffsetCommit requests (API key 8) as the client sends them.
-  let commits = 0
-  const requests = tracingChannel<unknown, { apiKey?: number }>('plt:kafka:connections:api')
-  const counter = {
-    start: (m: { apiKey?: number }) => void (m.apiKey === 8 && commits++),
-    end: () => {},
-    asyncStart: () => {},
-    asyncEnd: () => {},
-    error: () => {},
-  }
-  requests.subscribe(counter)
   const group = `g-${topic}`
   let batches = 0
   let handled = 0
   const started = performance.now()
   const c1 = bus.consumer({ groupId: group, topics: [topic], maxBatch: 30 })
-  await c1.run(async (batch) => {
-    batches++
-    handled += batch.length
-    await new Promise((r) => setTimeout(r, 5))
-    if (handled === N) void c1.close()
-  })
+  // OffsetCommit requests (API key 8) as the client sends them.
+  const commits = await countRequests(8, () =>
+    c1.run(async (batch) => {
+      batches++
+      handled += batch.length
+      await new Promise((r) => setTimeout(r, 5))
+      if (handled === N) void c1.close()
+    }),
+  )
   const seconds = (performance.now() - started) / 1000
-  requests.unsubscribe(counter)
   assert.equal(batches, N / 30)
   // One per started second at most, and the close's.
   assert.ok(
