@@ -70,11 +70,22 @@ export interface IndicatorState {
   loading: boolean
 }
 
+/** A `load` call: the bars and indicators to fetch; `key` joins all but the bars. */
+interface Wanted {
+  symbol: string
+  interval: string
+  first: string
+  last: string
+  labels: string[]
+  key: string
+}
+
 export class IndicatorLayer {
   readonly state: IndicatorState = { on: [], drawn: {}, panes: 0, loading: false }
   readonly #chart: IChartApi
   #drawn: Drawn[] = []
-  #generation = 0
+  #next: Wanted | undefined
+  #running: Promise<void> | undefined
   onError: (err: unknown) => void = () => {}
 
   constructor(chart: IChartApi) {
@@ -91,39 +102,60 @@ export class IndicatorLayer {
     this.set(on.includes(label) ? on.filter((l) => l !== label) : [...on, label])
   }
 
-  /** Fetches and draws every indicator on for the bars [first, last] of a symbol and interval. */
-  async load(symbol: string, interval: string, first: string, last: string): Promise<void> {
-    const gen = ++this.#generation
+  /**
+   * Fetches and draws every indicator on for the bars [first, last] of a symbol and interval. One
+   * fetch at a time: a call while one runs is kept (the newest only) and fetched when it ends, so a
+   * response slower than the calls still gets drawn; a response for another symbol, interval or set
+   * of indicators than the newest call's is not. Resolves once nothing is left to fetch.
+   */
+  load(symbol: string, interval: string, first: string, last: string): Promise<void> {
+    const labels = [...this.state.on]
+    const key = [symbol, interval, ...labels].join('\n')
+    this.#next = { symbol, interval, first, last, labels, key }
     this.state.loading = true
+    this.#running ??= this.#fetchAll().finally(() => (this.#running = undefined))
+    return this.#running
+  }
+
+  async #fetchAll(): Promise<void> {
     try {
-      const to = new Date(Date.parse(last) + 1000).toISOString()
-      const results = await Promise.all(
-        this.state.on.map(async (label) => {
-          const q = new URLSearchParams({
-            symbol,
-            interval,
-            ...indicatorQuery(label)!,
-            from: first,
-            to,
-            limit: '5000',
-          })
-          // The newest 5000 (one page) when the chart holds more bars than that.
-          const page = await getJson<Page<Row>>(`/api/v1/indicators?${q.toString()}&order=desc`)
-          return { label, rows: page.data.reverse() }
-        }),
-      )
-      if (gen !== this.#generation) return
-      this.#clear()
-      let pane = 2
-      results.forEach(({ label, rows }, i) => {
-        const name = indicatorQuery(label)!.name!
-        const own = OVERLAY.has(name) ? 0 : pane++
-        this.#draw(label, name, rows, own, COLORS[i % COLORS.length]!)
-      })
-      this.state.panes = this.#chart.panes().length
+      for (let want = this.#next; want; want = this.#next) {
+        this.#next = undefined
+        const results = await this.#fetch(want)
+        const newer = this.#next as Wanted | undefined // set by calls made while fetching
+        if (newer && newer.key !== want.key) continue
+        this.#clear()
+        let pane = 2
+        results.forEach(({ label, rows }, i) => {
+          const name = indicatorQuery(label)!.name!
+          const own = OVERLAY.has(name) ? 0 : pane++
+          this.#draw(label, name, rows, own, COLORS[i % COLORS.length]!)
+        })
+        this.state.panes = this.#chart.panes().length
+      }
     } finally {
-      if (gen === this.#generation) this.state.loading = false
+      this.#next = undefined
+      this.state.loading = false
     }
+  }
+
+  #fetch({ symbol, interval, first, last, labels }: Wanted): Promise<{ label: string; rows: Row[] }[]> {
+    const to = new Date(Date.parse(last) + 1000).toISOString()
+    return Promise.all(
+      labels.map(async (label) => {
+        const q = new URLSearchParams({
+          symbol,
+          interval,
+          ...indicatorQuery(label)!,
+          from: first,
+          to,
+          limit: '5000',
+        })
+        // The newest 5000 (one page) when the chart holds more bars than that.
+        const page = await getJson<Page<Row>>(`/api/v1/indicators?${q.toString()}&order=desc`)
+        return { label, rows: page.data.reverse() }
+      }),
+    )
   }
 
   #clear(): void {

@@ -25,6 +25,7 @@ export function buildDashboard(): void {
  * with `args`; resolves once its dashboard listens. Killed after the test unless it exited.
  */
 export async function startUp(t: TestContext, args: string[]): Promise<{ up: CliProcess; address: string }> {
+  buildDashboard() // served only if built before the server starts
   const dir = mkdtempSync(join(tmpdir(), 'tickflow-ui-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const up = startCli(
