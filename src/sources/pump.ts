@@ -1,6 +1,6 @@
 // The producer side: pulls batches from a source and sends them to the bus, keyed by symbol, with
-// a bounded number of sends in flight (so a slow broker slows the source instead of filling
-// memory). Resolves when the source ends and every send is acknowledged.
+// a bounded number of messages (and sends) in flight, so a slow broker slows the source instead of
+// filling memory. Resolves when the source ends and every send is acknowledged.
 import type { Logger } from 'pino'
 import type { BusProducer, OutMessage } from '../bus/types.ts'
 import type { Metrics } from '../metrics/registry.ts'
@@ -15,7 +15,10 @@ export interface PumpOptions {
   topic: string
   log: Logger
   metrics: Metrics
+  /** Sends in flight at most (default 64). */
   maxInFlight?: number
+  /** Messages in flight at most (default four sends of `maxSend`). */
+  maxInFlightMessages?: number
   /** Re-chunk source batches to at most this many messages per send. */
   maxSend?: number
   onSent?: (records: (Trade | UnparsedRecord)[]) => void
@@ -26,12 +29,18 @@ export interface PumpOptions {
 }
 
 export async function pump(o: PumpOptions): Promise<number> {
-  const maxInFlight = o.maxInFlight ?? 4
   const maxSend = o.maxSend ?? 2000
+  // Bounded in messages: a live source hands over small batches (70 trades every 7 ms at 10,000
+  // trades/s), and four of them in flight made the pump end the producer's linger early, as it must
+  // when it waits.
+  const maxInFlight = o.maxInFlight ?? 64
+  const maxMessages = o.maxInFlightMessages ?? 4 * maxSend
   const encode = o.encode ?? encodeTrade
   const inFlight = new Set<Promise<void>>()
+  let messagesInFlight = 0
   let failure: unknown
   let sent = 0
+  const full = (): boolean => inFlight.size >= maxInFlight || messagesInFlight >= maxMessages
   const send = (trades: (Trade | UnparsedRecord)[]): Promise<void> => {
     const recvTs = new Date().toISOString()
     const messages = trades.map((t) =>
@@ -39,6 +48,7 @@ export async function pump(o: PumpOptions): Promise<number> {
         ? { key: t.key, value: t.line, headers: { [UNPARSED_HEADER]: t.reason } }
         : { key: t.symbol, value: encode(t.recvTs ? t : { ...t, recvTs }) },
     )
+    messagesInFlight += messages.length
     const p = sendWithRetry(o, messages)
       .then(() => {
         sent += trades.length
@@ -48,15 +58,18 @@ export async function pump(o: PumpOptions): Promise<number> {
       .catch((err: unknown) => {
         failure ??= err
       })
-      .finally(() => inFlight.delete(p))
+      .finally(() => {
+        inFlight.delete(p)
+        messagesInFlight -= messages.length
+      })
     inFlight.add(p)
     return p
   }
   for await (const batch of o.source.batches()) {
     for (let i = 0; i < batch.length; i += maxSend) {
       void send(batch.slice(i, i + maxSend))
-      if (inFlight.size >= maxInFlight) o.producer.flush?.() // no more sends until one is done
-      while (inFlight.size >= maxInFlight) await Promise.race(inFlight)
+      if (full()) o.producer.flush?.() // no more sends until one is done
+      while (full()) await Promise.race(inFlight)
       if (failure) throw asError(failure)
     }
   }

@@ -383,3 +383,44 @@ test('the pump ends a linger when it has to wait on its sends: a 10-minute linge
     trades.map((tr) => tr.id),
   )
 })
+
+test('a live source’s small batches stay in one linger: the pump bounds messages in flight, not sends', async (t) => {
+  // At 10,000 trades/s the simulator hands over 70 trades every 7 ms; four such sends in flight
+  // made the pump end every linger early.
+  const { bus, topic } = await lingeringTopic(t, 'producer-linger-live', 200)
+  const trades = [
+    ...simulate({
+      symbols: ['K'],
+      rate: 0,
+      realtime: false,
+      count: 700,
+      seed: 2,
+      start: Date.UTC(2026, 10, 24),
+    }),
+  ]
+  const source = {
+    name: 'test',
+    batches: () => Readable.from(Array.from({ length: 10 }, (_, i) => trades.slice(i * 70, i * 70 + 70))),
+  }
+  const producer = bus.producer()
+  await producer.send(topic, [{ key: 'K', value: 'first' }]) // the topic's layout, looked up once
+  const requests = await countRequests(PRODUCE, async () => {
+    assert.equal(
+      await pump({
+        source,
+        producer,
+        topic,
+        log: pino({ level: 'silent' }),
+        metrics: createMetrics({ defaultMetrics: false }),
+      }),
+      700,
+    )
+  })
+  // The ten sends share the 200 ms linger, and the source's end sends it.
+  assert.equal(requests, 1)
+  const ids = (await readAll(bus, topic, 701)).slice(1).map((v) => (JSON.parse(v) as { id: string }).id)
+  assert.deepEqual(
+    ids,
+    trades.map((tr) => tr.id),
+  )
+})
