@@ -52,11 +52,12 @@ const retained = <K extends string>(key: K, env: string, what: string) => ({
 })
 
 /**
- * The processor's default batch linger: at 10,000 trades/s it cut the CPU the processor, PostgreSQL
- * and the broker need per trade by about a third against none, for p50 latency about 15 ms higher
- * (docs/benchmarks.md, "Nineteenth pass").
+ * The processor's default batch linger: none. 25 ms cut the CPU per trade by about a third at
+ * 10,000 trades/s while each batch went out as its own produce request (docs/benchmarks.md,
+ * "Nineteenth pass"); with the producer's linger it saved no CPU measurable and doubled p99
+ * ("Twenty-fourth pass").
  */
-export const DEFAULT_BATCH_LINGER_MS = 25
+export const DEFAULT_BATCH_LINGER_MS = 0
 
 /**
  * The Kafka producer's default linger: sends within it go out as one produce request. At 10,000

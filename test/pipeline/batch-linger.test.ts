@@ -85,9 +85,9 @@ test('with a linger of 3s trades sent 400 ms apart are stored in one batch; with
   assert.deepEqual(await batchesOf('0ms'), { batches: 2, trades: 6 })
 })
 
-test('the linger defaults to 25ms and takes a duration of at most 10s', () => {
+test('the linger defaults to 0ms and takes a duration of at most 10s', () => {
   const load = (env: Record<string, string>) => loadConfig({ env, dotenvPath: '/nonexistent' })
-  assert.equal(load({}).batchLinger, 25)
+  assert.equal(load({}).batchLinger, 0)
   assert.equal(load({ TICKFLOW_BATCH_LINGER: '250ms' }).batchLinger, 250)
   assert.throws(() => load({ TICKFLOW_BATCH_LINGER: '11s' }), /TICKFLOW_BATCH_LINGER.*at most 10s/)
   assert.throws(() => load({ TICKFLOW_BATCH_LINGER: '25' }), /TICKFLOW_BATCH_LINGER.*duration/)
