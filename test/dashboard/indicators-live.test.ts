@@ -8,6 +8,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Page } from 'playwright-core'
 import { openBrowser, readState, startUp } from '../support/dashboard.ts'
 
 interface Drawn {
@@ -22,19 +23,8 @@ test('indicator panes follow live candles while trades stream in', async (t) => 
   page.on('request', (r) => {
     if (r.url().includes('/api/v1/indicators?')) reloads++
   })
-  await page.goto(`${address}/?symbol=AAA&interval=1s&ind=${encodeURIComponent('sma(3)')}`)
-  await page.waitForFunction('window.__tickflow.ready && window.__tickflow.candles >= 4', undefined, {
-    timeout: 30_000,
-  })
-  const points = async (): Promise<number> =>
-    (await page.evaluate<Drawn>('JSON.parse(JSON.stringify(window.__tickflow.indicators))')).drawn['sma(3)']
-      ?.points ?? 0
-  const startReloads = reloads
-  const samples: { candles: number; points: number }[] = []
-  for (let i = 0; i < 16; i++) {
-    await sleep(500)
-    samples.push({ candles: (await readState(page)).candles, points: await points() })
-  }
+  let startReloads = 0
+  const samples = await sampleSma(page, address, () => (startReloads = reloads))
   const seen = JSON.stringify(samples)
   t.diagnostic(`${reloads - startReloads} reloads; ${seen}`)
   const first = samples[0]!
@@ -74,18 +64,7 @@ test('indicator panes follow live candles when each response takes longer than t
   page.on('requestfailed', (r) => {
     if (indicators(r)) inFlight--
   })
-  await page.goto(`${address}/?symbol=AAA&interval=1s&ind=${encodeURIComponent('sma(3)')}`)
-  await page.waitForFunction('window.__tickflow.ready && window.__tickflow.candles >= 4', undefined, {
-    timeout: 30_000,
-  })
-  const points = async (): Promise<number> =>
-    (await page.evaluate<Drawn>('JSON.parse(JSON.stringify(window.__tickflow.indicators))')).drawn['sma(3)']
-      ?.points ?? 0
-  const samples: { candles: number; points: number }[] = []
-  for (let i = 0; i < 16; i++) {
-    await sleep(500)
-    samples.push({ candles: (await readState(page)).candles, points: await points() })
-  }
+  const samples = await sampleSma(page, address)
   const seen = JSON.stringify(samples)
   t.diagnostic(`${answered} responses, at most ${mostInFlight} at once; ${seen}`)
   assert.ok(samples.at(-1)!.candles >= samples[0]!.candles + 5, `candles did not stream: ${seen}`)
@@ -98,3 +77,26 @@ test('indicator panes follow live candles when each response takes longer than t
     assert.ok(s.points >= s.candles - 5, `SMA(3) fell behind the candles: ${seen}`)
   assert.deepEqual(errors, [])
 })
+
+/**
+ * Opens AAA's 1s chart with SMA(3) once it holds 4 candles, then samples the candles and SMA(3)'s
+ * points every 500 ms for 8 s (`onOpen` runs just before the first sample).
+ */
+async function sampleSma(
+  page: Page,
+  address: string,
+  onOpen = (): void => {},
+): Promise<{ candles: number; points: number }[]> {
+  await page.goto(`${address}/?symbol=AAA&interval=1s&ind=${encodeURIComponent('sma(3)')}`)
+  await page.waitForFunction('window.__tickflow.ready && window.__tickflow.candles >= 4', undefined, {
+    timeout: 30_000,
+  })
+  onOpen()
+  const samples: { candles: number; points: number }[] = []
+  for (let i = 0; i < 16; i++) {
+    await sleep(500)
+    const { drawn } = await page.evaluate<Drawn>('JSON.parse(JSON.stringify(window.__tickflow.indicators))')
+    samples.push({ candles: (await readState(page)).candles, points: drawn['sma(3)']?.points ?? 0 })
+  }
+  return samples
+}
