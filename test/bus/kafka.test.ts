@@ -308,6 +308,26 @@ async function lingeringTopic(
   return { bus, topic }
 }
 
+/** `batches` batches of `size` simulator trades of one symbol (K), as a source handing them over. */
+function simulatedBatches(batches: number, size: number, seed: number) {
+  const trades = [
+    ...simulate({
+      symbols: ['K'],
+      rate: 0,
+      realtime: false,
+      count: batches * size,
+      seed,
+      start: Date.UTC(2026, 10, 24),
+    }),
+  ]
+  const source = {
+    name: 'test',
+    batches: () =>
+      Readable.from(Array.from({ length: batches }, (_, i) => trades.slice(i * size, (i + 1) * size))),
+  }
+  return { trades, source }
+}
+
 /** 'settled' when the promise settles within 30 s, else 'waited'. */
 function within30s(p: Promise<unknown>): Promise<'settled' | 'waited'> {
   const waited = new Promise<'waited'>((r) => setTimeout(() => r('waited'), 30_000).unref())
@@ -353,20 +373,7 @@ test('a linger ends early once it holds 5,000 messages, and a close sends what s
 
 test('the pump ends a linger when it has to wait on its sends: a 10-minute linger does not hold it', async (t) => {
   const { bus, topic } = await lingeringTopic(t, 'producer-linger-pump', 600_000)
-  const trades = [
-    ...simulate({
-      symbols: ['K'],
-      rate: 0,
-      realtime: false,
-      count: 500,
-      seed: 1,
-      start: Date.UTC(2026, 10, 24),
-    }),
-  ]
-  const source = {
-    name: 'test',
-    batches: () => Readable.from(Array.from({ length: 5 }, (_, i) => trades.slice(i * 100, i * 100 + 100))),
-  }
+  const { trades, source } = simulatedBatches(5, 100, 1)
   const pumped = pump({
     source,
     producer: bus.producer(),
@@ -388,20 +395,7 @@ test('a live source’s small batches stay in one linger: the pump bounds messag
   // At 10,000 trades/s the simulator hands over 70 trades every 7 ms; four such sends in flight
   // made the pump end every linger early.
   const { bus, topic } = await lingeringTopic(t, 'producer-linger-live', 200)
-  const trades = [
-    ...simulate({
-      symbols: ['K'],
-      rate: 0,
-      realtime: false,
-      count: 700,
-      seed: 2,
-      start: Date.UTC(2026, 10, 24),
-    }),
-  ]
-  const source = {
-    name: 'test',
-    batches: () => Readable.from(Array.from({ length: 10 }, (_, i) => trades.slice(i * 70, i * 70 + 70))),
-  }
+  const { trades, source } = simulatedBatches(10, 70, 2)
   const producer = bus.producer()
   await producer.send(topic, [{ key: 'K', value: 'first' }]) // the topic's layout, looked up once
   const requests = await countRequests(PRODUCE, async () => {
