@@ -5,6 +5,7 @@
 // compared as numbers written without trailing zeros, so 1.50 equals 1.5 and nothing is rounded.
 import { LineSeries, LineStyle, type IChartApi, type UTCTimestamp } from 'lightweight-charts'
 import { barsUrl, getJson, type Bar, type Page } from './api.ts'
+import { LatestFetch } from './reload.ts'
 
 const FIELDS = ['open', 'high', 'low', 'close', 'volume', 'vwap', 'trades'] as const
 /** The API's largest page: the chart holds fewer bars than this unless scrolled far back. */
@@ -41,6 +42,14 @@ export function differing(tickflow: Bar[], spark: Bar[]): string[] {
   return [...out, ...other.keys()].sort()
 }
 
+/** A `load` call: the bars to compare; `key` is the symbol and interval. */
+interface Wanted {
+  symbol: string
+  interval: string
+  held: Bar[]
+  key: string
+}
+
 const time = (iso: string): UTCTimestamp => (Date.parse(iso) / 1000) as UTCTimestamp
 
 export class SparkCompare {
@@ -55,7 +64,10 @@ export class SparkCompare {
   }
   readonly #line
   readonly #result: HTMLElement
-  #generation = 0
+  readonly #latest = new LatestFetch<Wanted, Bar[]>(
+    (want) => this.#fetch(want),
+    (spark, want) => this.#draw(spark, want.held),
+  )
   onError: (err: unknown) => void = () => {}
 
   constructor(chart: IChartApi, result: HTMLElement) {
@@ -75,7 +87,7 @@ export class SparkCompare {
     this.state.on = on
     this.#line.applyOptions({ visible: on })
     if (!on) {
-      this.#generation++
+      this.#latest.drop()
       Object.assign(this.state, { loading: false, spark: 0, tickflow: 0, differ: 0, examples: [], drawn: [] })
       this.#line.setData([])
       this.#result.textContent = ''
@@ -83,48 +95,49 @@ export class SparkCompare {
     }
   }
 
-  /** Fetches Spark's bars for the buckets of `held` (tickflow's bars on the chart) and compares. */
+  /**
+   * Fetches Spark's bars for the buckets of `held` (tickflow's bars on the chart) and compares, one
+   * fetch at a time (LatestFetch). Resolves once nothing is left to fetch.
+   */
   async load(symbol: string, interval: string, held: Bar[]): Promise<void> {
     if (!this.state.on) return
-    const gen = ++this.#generation
     this.state.loading = true
     try {
-      const first = held[0]?.bucket
-      const last = held.at(-1)?.bucket
-      let spark: Bar[] = []
-      if (first && last) {
-        const to = new Date(Date.parse(last) + 1000).toISOString()
-        const url = barsUrl(symbol, interval, {
-          source: 'spark',
-          from: first,
-          to,
-          order: 'desc',
-          limit: LIMIT,
-        })
-        spark = (await getJson<Page<Bar>>(url)).data.reverse()
-      }
-      if (gen !== this.#generation) return
-      this.#line.setData(
-        spark.map((b) =>
-          b.close === null ? { time: time(b.bucket) } : { time: time(b.bucket), value: Number(b.close) },
-        ),
-      )
-      const diff = differing(held, spark)
-      Object.assign(this.state, {
-        spark: spark.length,
-        tickflow: held.length,
-        differ: diff.length,
-        examples: diff.slice(0, 5),
-        drawn: this.#line.data().map((p) => [Number(p.time), 'value' in p ? p.value : null]),
-      })
-      this.#result.textContent =
-        diff.length === 0
-          ? `Spark: ${spark.length} bars, all equal`
-          : `Spark: ${spark.length} bars, ${diff.length} differ from tickflow's ${held.length}`
-      this.#result.title = diff.length === 0 ? '' : `first: ${diff.slice(0, 5).join(', ')}`
-      this.#result.className = `compare-result ${diff.length === 0 ? 'agree' : 'disagree'}`
+      await this.#latest.load({ symbol, interval, held, key: `${symbol}\n${interval}` })
     } finally {
-      if (gen === this.#generation) this.state.loading = false
+      this.state.loading = false
     }
+  }
+
+  async #fetch({ symbol, interval, held }: Wanted): Promise<Bar[]> {
+    const first = held[0]?.bucket
+    const last = held.at(-1)?.bucket
+    if (!first || !last) return []
+    const to = new Date(Date.parse(last) + 1000).toISOString()
+    const url = barsUrl(symbol, interval, { source: 'spark', from: first, to, order: 'desc', limit: LIMIT })
+    return (await getJson<Page<Bar>>(url)).data.reverse()
+  }
+
+  #draw(spark: Bar[], held: Bar[]): void {
+    if (!this.state.on) return // turned off while the fetch ran
+    this.#line.setData(
+      spark.map((b) =>
+        b.close === null ? { time: time(b.bucket) } : { time: time(b.bucket), value: Number(b.close) },
+      ),
+    )
+    const diff = differing(held, spark)
+    Object.assign(this.state, {
+      spark: spark.length,
+      tickflow: held.length,
+      differ: diff.length,
+      examples: diff.slice(0, 5),
+      drawn: this.#line.data().map((p) => [Number(p.time), 'value' in p ? p.value : null]),
+    })
+    this.#result.textContent =
+      diff.length === 0
+        ? `Spark: ${spark.length} bars, all equal`
+        : `Spark: ${spark.length} bars, ${diff.length} differ from tickflow's ${held.length}`
+    this.#result.title = diff.length === 0 ? '' : `first: ${diff.slice(0, 5).join(', ')}`
+    this.#result.className = `compare-result ${diff.length === 0 ? 'agree' : 'disagree'}`
   }
 }

@@ -11,6 +11,7 @@ import {
   type UTCTimestamp,
 } from 'lightweight-charts'
 import { getJson, type Page } from './api.ts'
+import { LatestFetch } from './reload.ts'
 
 /** The choices the toolbar offers; the URL may carry any other parameters. */
 export const PRESETS = [
@@ -84,8 +85,10 @@ export class IndicatorLayer {
   readonly state: IndicatorState = { on: [], drawn: {}, panes: 0, loading: false }
   readonly #chart: IChartApi
   #drawn: Drawn[] = []
-  #next: Wanted | undefined
-  #running: Promise<void> | undefined
+  readonly #latest = new LatestFetch<Wanted, { label: string; rows: Row[] }[]>(
+    (want) => this.#fetch(want),
+    (results) => this.#drawAll(results),
+  )
   onError: (err: unknown) => void = () => {}
 
   constructor(chart: IChartApi) {
@@ -103,40 +106,29 @@ export class IndicatorLayer {
   }
 
   /**
-   * Fetches and draws every indicator on for the bars [first, last] of a symbol and interval. One
-   * fetch at a time: a call while one runs is kept (the newest only) and fetched when it ends, so a
-   * response slower than the calls still gets drawn; a response for another symbol, interval or set
-   * of indicators than the newest call's is not. Resolves once nothing is left to fetch.
+   * Fetches and draws every indicator on for the bars [first, last] of a symbol and interval, one
+   * fetch at a time (LatestFetch). Resolves once nothing is left to fetch.
    */
-  load(symbol: string, interval: string, first: string, last: string): Promise<void> {
+  async load(symbol: string, interval: string, first: string, last: string): Promise<void> {
     const labels = [...this.state.on]
     const key = [symbol, interval, ...labels].join('\n')
-    this.#next = { symbol, interval, first, last, labels, key }
     this.state.loading = true
-    this.#running ??= this.#fetchAll().finally(() => (this.#running = undefined))
-    return this.#running
-  }
-
-  async #fetchAll(): Promise<void> {
     try {
-      for (let want = this.#next; want; want = this.#next) {
-        this.#next = undefined
-        const results = await this.#fetch(want)
-        const newer = this.#next as Wanted | undefined // set by calls made while fetching
-        if (newer && newer.key !== want.key) continue
-        this.#clear()
-        let pane = 2
-        results.forEach(({ label, rows }, i) => {
-          const name = indicatorQuery(label)!.name!
-          const own = OVERLAY.has(name) ? 0 : pane++
-          this.#draw(label, name, rows, own, COLORS[i % COLORS.length]!)
-        })
-        this.state.panes = this.#chart.panes().length
-      }
+      await this.#latest.load({ symbol, interval, first, last, labels, key })
     } finally {
-      this.#next = undefined
       this.state.loading = false
     }
+  }
+
+  #drawAll(results: { label: string; rows: Row[] }[]): void {
+    this.#clear()
+    let pane = 2
+    results.forEach(({ label, rows }, i) => {
+      const name = indicatorQuery(label)!.name!
+      const own = OVERLAY.has(name) ? 0 : pane++
+      this.#draw(label, name, rows, own, COLORS[i % COLORS.length]!)
+    })
+    this.state.panes = this.#chart.panes().length
   }
 
   #fetch({ symbol, interval, first, last, labels }: Wanted): Promise<{ label: string; rows: Row[] }[]> {

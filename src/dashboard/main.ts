@@ -10,10 +10,11 @@ import { backoffDelay } from '../util/backoff.ts'
 import { IndicatorLayer, PRESETS, type IndicatorState } from './indicators.ts'
 import { AlertsPanel, type AlertsState, type Firing } from './alerts.ts'
 import { SparkCompare, type CompareState } from './compare.ts'
+import { throttled } from './reload.ts'
 
 const INTERVALS = ['1s', '1m', '5m', '1h', '1d']
-/** While bars stream in, the indicator panes reload at most this often. */
-const LIVE_INDICATOR_RELOAD_MS = 500
+/** While bars stream in, the indicator panes and the Spark comparison reload at most this often. */
+const LIVE_RELOAD_MS = 500
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 
 const state: ChartState & {
@@ -148,20 +149,22 @@ function panels(): void {
   setInterval(dead, 5000)
 }
 
-/** The "vs Spark" button: Spark's bars over the chart's, compared; returns the redraw to call on new data. */
-function compareToggle(chart: PriceChart, on: boolean): () => void {
+/**
+ * The "vs Spark" button: Spark's bars over the chart's, compared; returns the redraw to call on new
+ * data (with the delay to wait at most, LIVE_RELOAD_MS while bars stream in).
+ */
+function compareToggle(chart: PriceChart, on: boolean): (delayMs?: number) => void {
   const compare = new SparkCompare(chart.chart, $('compare-result'))
   compare.onError = showError
   state.compare = compare.state
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const redraw = (): void => {
-    clearTimeout(timer)
+  const reload = throttled(() => {
+    if (compare.state.on) void compare.load(state.symbol, state.interval, chart.held()).catch(showError)
+    else compare.state.loading = false
+  })
+  const redraw = (delayMs = 150): void => {
     if (!compare.state.on) return
     compare.state.loading = true
-    timer = setTimeout(
-      () => void compare.load(state.symbol, state.interval, chart.held()).catch(showError),
-      150,
-    )
+    reload(delayMs)
   }
   const set = (value: boolean): void => {
     compare.set(value)
@@ -228,29 +231,20 @@ async function start(): Promise<void> {
   layer.onError = showError
   state.indicators = layer.state
   layer.set(params.get('ind')?.split(/,(?![^(]*\))/) ?? [])
-  // The indicators reload at most once per delay: a request keeps a reload already due sooner.
-  // Live bars ask for one each (many a second on a busy symbol); as a debounce they pushed it back
-  // with every bar, and the panes could stay seconds behind the candles while trades streamed in.
-  let dataTimer: ReturnType<typeof setTimeout> | undefined
-  let dueAt = Infinity
+  // Both overlays reload at most once per delay (throttled in reload.ts), one request at a time.
+  const reloadIndicators = throttled(() => {
+    if (state.first && state.last)
+      void layer.load(state.symbol, state.interval, state.first, state.last).catch(showError)
+    else layer.state.loading = false
+  })
   const redrawIndicators = (delayMs = 150): void => {
     layer.state.loading = true
-    const due = performance.now() + delayMs
-    if (dataTimer !== undefined && dueAt <= due) return
-    clearTimeout(dataTimer)
-    dueAt = due
-    dataTimer = setTimeout(() => {
-      dataTimer = undefined
-      dueAt = Infinity
-      if (state.first && state.last)
-        void layer.load(state.symbol, state.interval, state.first, state.last).catch(showError)
-      else layer.state.loading = false
-    }, delayMs)
+    reloadIndicators(delayMs)
   }
   const redrawCompare = compareToggle(chart, params.get('compare') === 'spark')
   chart.onData = (_first, _last, live) => {
-    redrawIndicators(live ? LIVE_INDICATOR_RELOAD_MS : 150)
-    redrawCompare()
+    redrawIndicators(live ? LIVE_RELOAD_MS : 150)
+    redrawCompare(live ? LIVE_RELOAD_MS : 150)
   }
   const renderToolbar = (): void => {
     const labels = [...new Set([...PRESETS, ...layer.state.on])]

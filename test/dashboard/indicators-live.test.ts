@@ -9,30 +9,28 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Page } from 'playwright-core'
-import { openBrowser, readState, startUp } from '../support/dashboard.ts'
+import { openLiveUp, readState, watchRequests } from '../support/dashboard.ts'
+
+const indicators = (url: string): boolean => url.includes('/api/v1/indicators?')
 
 interface Drawn {
   drawn: Record<string, { points: number }>
 }
 
 test('indicator panes follow live candles while trades stream in', async (t) => {
-  const { address } = await startUp(t, ['--rate', '2000', '--duration', '40s', '--symbols', 'AAA,BBB'])
-  await sleep(2000)
-  const { page, errors } = await openBrowser(t)
-  let reloads = 0
-  page.on('request', (r) => {
-    if (r.url().includes('/api/v1/indicators?')) reloads++
-  })
+  const { page, errors, address } = await openLiveUp(t)
+  const requests = watchRequests(page, indicators)
   let startReloads = 0
-  const samples = await sampleSma(page, address, () => (startReloads = reloads))
+  const samples = await sampleSma(page, address, () => (startReloads = requests.started))
   const seen = JSON.stringify(samples)
-  t.diagnostic(`${reloads - startReloads} reloads; ${seen}`)
+  const reloads = requests.started - startReloads
+  t.diagnostic(`${reloads} reloads; ${seen}`)
   const first = samples[0]!
   const last = samples.at(-1)!
   // Live candles arrived throughout (one a second).
   assert.ok(last.candles >= first.candles + 5, `candles did not stream: ${seen}`)
   // The panes reloaded while bars streamed: one reload per 500 ms at most, at least one a second.
-  assert.ok(reloads - startReloads >= 8, `${reloads - startReloads} indicator reloads in 8 s: ${seen}`)
+  assert.ok(reloads >= 8, `${reloads} indicator reloads in 8 s: ${seen}`)
   // SMA(3) has a point for every candle but the first two. The pane reloads within 500 ms of a
   // bar, plus the request: a sample may lag a candle behind (two on a loaded machine), no more.
   for (const s of samples.slice(2))
@@ -41,36 +39,20 @@ test('indicator panes follow live candles while trades stream in', async (t) => 
 })
 
 test('indicator panes follow live candles when each response takes longer than the reload period', async (t) => {
-  const { address } = await startUp(t, ['--rate', '2000', '--duration', '40s', '--symbols', 'AAA,BBB'])
-  await sleep(2000)
-  const { page, errors } = await openBrowser(t)
+  const { page, errors, address } = await openLiveUp(t)
   // Every indicator response held back 800 ms, longer than the 500 ms between live reloads.
   await page.route('**/api/v1/indicators?**', async (route) => {
     await sleep(800)
     await route.continue()
   })
-  let inFlight = 0
-  let mostInFlight = 0
-  let answered = 0
-  const indicators = (r: { url(): string }): boolean => r.url().includes('/api/v1/indicators?')
-  page.on('request', (r) => {
-    if (indicators(r)) mostInFlight = Math.max(mostInFlight, ++inFlight)
-  })
-  page.on('requestfinished', (r) => {
-    if (!indicators(r)) return
-    inFlight--
-    answered++
-  })
-  page.on('requestfailed', (r) => {
-    if (indicators(r)) inFlight--
-  })
+  const requests = watchRequests(page, indicators)
   const samples = await sampleSma(page, address)
   const seen = JSON.stringify(samples)
-  t.diagnostic(`${answered} responses, at most ${mostInFlight} at once; ${seen}`)
+  t.diagnostic(`${requests.answered} responses, at most ${requests.mostInFlight} at once; ${seen}`)
   assert.ok(samples.at(-1)!.candles >= samples[0]!.candles + 5, `candles did not stream: ${seen}`)
   // One request at a time: a reload due while one runs waits for it, instead of piling up.
-  assert.equal(mostInFlight, 1, `${mostInFlight} indicator requests at once`)
-  assert.ok(answered >= 6, `${answered} indicator responses in 8 s: ${seen}`)
+  assert.equal(requests.mostInFlight, 1, `${requests.mostInFlight} indicator requests at once`)
+  assert.ok(requests.answered >= 6, `${requests.answered} indicator responses in 8 s: ${seen}`)
   // A drawn response is at most two requests old (1.6 s, two candles), plus SMA(3)'s first two
   // candles and a candle of slack for a loaded machine.
   for (const s of samples.slice(2))

@@ -155,3 +155,37 @@ export interface DashState {
 
 export const readState = (page: Page): Promise<DashState> =>
   page.evaluate<DashState>('({ ...window.__tickflow })')
+
+/** A page's requests whose URL matches: started, answered, and the most in flight at once. */
+export interface Requests {
+  started: number
+  answered: number
+  mostInFlight: number
+}
+
+/** Counts the requests of `page` whose URL matches `match`, from now on (the object stays live). */
+export function watchRequests(page: Page, match: (url: string) => boolean): Requests {
+  const seen: Requests = { started: 0, answered: 0, mostInFlight: 0 }
+  let inFlight = 0
+  page.on('request', (r) => {
+    if (!match(r.url())) return
+    seen.started++
+    seen.mostInFlight = Math.max(seen.mostInFlight, ++inFlight)
+  })
+  page.on('requestfinished', (r) => {
+    if (!match(r.url())) return
+    inFlight--
+    seen.answered++
+  })
+  page.on('requestfailed', (r) => {
+    if (match(r.url())) inFlight--
+  })
+  return seen
+}
+
+/** `tickflow up` offering 2,000 trades/s of AAA and BBB for 40 s, and a browser, once bars are stored. */
+export async function openLiveUp(t: TestContext): Promise<Session & { address: string }> {
+  const { address } = await startUp(t, ['--rate', '2000', '--duration', '40s', '--symbols', 'AAA,BBB'])
+  await sleep(2000)
+  return { ...(await openBrowser(t)), address }
+}
