@@ -15,7 +15,7 @@ export const errorCodes = {
   TF_REPLAY_COLUMNS: 'a replay file has no column for a needed field',
   TF_REPLAY_TIME: "a replay file's times have no zone or an unclear unit",
   TF_REPLAY_PRICE: '--price-divisor is given but the prices are not integers',
-  TF_REPLAY_FILE: 'the replay file cannot be read',
+  TF_REPLAY_FILE: 'the replay file cannot be read, or is cut short or corrupt part-way',
   TF_SQL: 'a statement given to tickflow sql failed',
   TF_NO_STORE: 'tickflow sql found no embedded store in the data directory',
   TF_REGISTRY: 'the schema registry cannot be reached or fails a request',
@@ -81,6 +81,17 @@ export class ServiceError extends TickflowError {
     super(code, message, { retryable: true, ...options })
     this.name = 'ServiceError'
     this.service = service
+  }
+}
+
+/**
+ * A source's input ended part-way (a replay file cut short or corrupt): the records read before
+ * it are good and were sent on, so the command stores them before it fails.
+ */
+export class InputCutShortError extends TickflowError {
+  constructor(message: string, options: TickflowErrorOptions = {}) {
+    super('TF_REPLAY_FILE', message, options)
+    this.name = 'InputCutShortError'
   }
 }
 

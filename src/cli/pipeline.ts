@@ -7,6 +7,7 @@ import type { BarUpdate } from '../processor/lateness.ts'
 import type { Db } from '../store/db.ts'
 import type { BatchResult } from '../store/ticks.ts'
 import { pump } from '../sources/pump.ts'
+import { InputCutShortError } from '../errors.ts'
 import type { CommandContext } from './command.ts'
 import { waitCaughtUp } from './caught-up.ts'
 import { createEncoder, withRuntime, type Runtime } from './runtime.ts'
@@ -39,6 +40,7 @@ async function summary(db: Db, sent: number): Promise<string> {
 
 export async function runPipeline(ctx: CommandContext, sourceName: string): Promise<number> {
   let line: string | undefined
+  let cutShort: InputCutShortError | undefined
   const code = await withRuntime(ctx.config, 'tickflow', async (rt) => {
     const opened: { db?: Db } = {}
     const source = sourceFor(ctx, sourceName, {
@@ -88,7 +90,12 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
       onSent: (trades) => (counted += trades.length),
       encode,
     })
-    const sent = await untilSourceEnds(rt, produced, processor.done)
+    const sent = await untilSourceEnds(rt, produced, processor.done).catch((err: unknown) => {
+      // A file cut short: what was read before it is stored, then the command fails with why.
+      if (!(err instanceof InputCutShortError)) throw err
+      cutShort = err
+      return counted
+    })
     stopBar()
     const complete = await drain(rt, db, ctx.config)
     // Stopped by a signal: the batch in hand is committed (or not) before the store is counted,
@@ -98,7 +105,8 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
     rt.log.info({ sent, complete }, 'pipeline stopped')
     return complete ? 0 : 1
   })
-  if (line) say(line) // after everything closed, so it is the last line
+  if (line) say(line) // after everything closed, so it is the last line (but for a failure's)
+  if (cutShort) throw cutShort
   return code
 }
 

@@ -8,6 +8,7 @@ import { UNPARSED_HEADER, encodeTrade, isUnparsed, type Trade, type UnparsedReco
 import type { TradeEncoder } from '../bus/wire.ts'
 import type { Source } from './types.ts'
 import { backoffDelay } from '../util/backoff.ts'
+import { InputCutShortError } from '../errors.ts'
 
 export interface PumpOptions {
   source: Source
@@ -65,13 +66,23 @@ export async function pump(o: PumpOptions): Promise<number> {
     inFlight.add(p)
     return p
   }
-  for await (const batch of o.source.batches()) {
-    for (let i = 0; i < batch.length; i += maxSend) {
-      void send(batch.slice(i, i + maxSend))
-      if (full()) o.producer.flush?.() // no more sends until one is done
-      while (full()) await Promise.race(inFlight)
+  try {
+    for await (const batch of o.source.batches()) {
+      for (let i = 0; i < batch.length; i += maxSend) {
+        void send(batch.slice(i, i + maxSend))
+        if (full()) o.producer.flush?.() // no more sends until one is done
+        while (full()) await Promise.race(inFlight)
+        if (failure) throw asError(failure)
+      }
+    }
+  } catch (err) {
+    // A file cut short: what was read before it is sent in full before the command fails.
+    if (err instanceof InputCutShortError) {
+      o.producer.flush?.()
+      await Promise.all(inFlight)
       if (failure) throw asError(failure)
     }
+    throw err
   }
   o.producer.flush?.()
   await Promise.all(inFlight)

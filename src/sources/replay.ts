@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parse } from 'csv-parse/sync'
 import { z } from 'zod'
-import { TickflowError, errorMessage } from '../errors.ts'
+import { InputCutShortError, TickflowError, errorMessage } from '../errors.ts'
 import { isoMicros, type Trade, type UnparsedRecord } from '../domain/trade.ts'
 import { isDate, isTimeZone, timeReader, tsUnits } from './replay-time.ts'
 import {
@@ -80,8 +80,19 @@ async function* lines(file: string): AsyncGenerator<string> {
   const raw = trackedReadStream(file)
   const input: Readable = gzip ? raw.pipe(createGunzip()) : raw
   const rl = createInterface({ input, crlfDelay: Infinity })
+  let n = 0
   try {
-    for await (const line of rl) if (line.length > 0) yield line
+    for await (const line of rl) {
+      n++
+      if (line.length > 0) yield line
+    }
+  } catch (err) {
+    // A download cut short or a damaged disk: the lines read so far are good, the rest is lost.
+    const what = gzip ? 'gzip data' : 'file'
+    throw new InputCutShortError(
+      `replay file ${file}: its ${what} ends or breaks after line ${n.toLocaleString('en')}: ${errorMessage(err)}`,
+      { cause: err },
+    )
   } finally {
     // A reader that stops early (the format check, a stop signal) must not leave the file open.
     rl.close()
@@ -286,6 +297,19 @@ export async function checkReplayFile(o: ReplayOptions): Promise<void> {
   for await (const rec of readTrades(o)) if ('trade' in rec || ++n >= 1000) break
 }
 
+/** The records until the file is cut short; the error is kept in `cut` instead of thrown. */
+async function* untilCut<T>(
+  records: AsyncGenerator<T>,
+  cut: { err?: InputCutShortError },
+): AsyncGenerator<T> {
+  try {
+    yield* records
+  } catch (err) {
+    if (!(err instanceof InputCutShortError)) throw err
+    cut.err = err
+  }
+}
+
 export const replay: SourceAdapter<ReplayOptions> = {
   name: 'replay',
   summary: 'trades read from a file (tickflow replay FILE; --speed and the replay options)',
@@ -312,7 +336,8 @@ export const replay: SourceAdapter<ReplayOptions> = {
           deps.metrics.feedLastTickAt.set(o.source, Date.now())
           read = 0
         }
-        for await (const rec of readTrades(o)) {
+        const cut: { err?: InputCutShortError } = {}
+        for await (const rec of untilCut(readTrades(o), cut)) {
           if (deps.signal.aborted) break
           n++
           // Reading is the background work of a replay: every 500 records the event loop turns, so
@@ -363,8 +388,10 @@ export const replay: SourceAdapter<ReplayOptions> = {
           )
         deps.log.info(
           { file: o.file, records: n, unparsed: state.unparsed, withConditions: state.withConditions },
-          'replay finished',
+          cut.err ? 'replay cut short' : 'replay finished',
         )
+        // Thrown once the records before it were handed over (the pump sends them first).
+        if (cut.err) throw cut.err
       },
     }
   },

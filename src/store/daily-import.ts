@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline'
 import { trackedReadStream } from '../metrics/file-progress.ts'
 import { createGunzip } from 'node:zlib'
 import type { Readable } from 'node:stream'
-import { TickflowError } from '../errors.ts'
+import { InputCutShortError, TickflowError, errorMessage } from '../errors.ts'
 import type { Db } from './db.ts'
 import { isGzipFile } from '../util/gzip.ts'
 import { isSymbol } from '../domain/symbol.ts'
@@ -68,16 +68,32 @@ async function input(file: string): Promise<Readable> {
   return gzip ? s.pipe(createGunzip()) : s
 }
 
+/** Where each field's column is in a header line, or TF_REPLAY_COLUMNS naming the one missing. */
+function columnIndex(headerLine: string, columns: Record<string, string>): Record<string, number> {
+  const header = headerLine.split(',').map((h) => h.trim().toLowerCase())
+  const idx: Record<string, number> = {}
+  for (const [field, names] of Object.entries(aliases)) {
+    const wanted = columns[field]?.toLowerCase()
+    const i = wanted !== undefined ? header.indexOf(wanted) : header.findIndex((h) => names.includes(h))
+    if (i < 0)
+      throw new TickflowError(
+        'TF_REPLAY_COLUMNS',
+        `no ${field} column in ${JSON.stringify(header)}: map it with --columns ${field}=…`,
+      )
+    idx[field] = i
+  }
+  return idx
+}
+
 export async function importDailyBars(
   db: Db,
   file: string,
   columns: Record<string, string> = {},
   batchSize = 5000,
 ): Promise<DailyImportResult> {
-  const rl = createInterface({ input: await input(file), crlfDelay: Infinity })
+  const lines = createInterface({ input: await input(file), crlfDelay: Infinity })[Symbol.asyncIterator]()
   const topic = `file:${basename(file)}`
-  let header: string[] | undefined
-  let idx: Record<string, number> = {}
+  let idx: Record<string, number> | undefined
   let line = 0
   let rows: Row[] = []
   const result: DailyImportResult = { bars: 0, deadLetters: 0 }
@@ -88,25 +104,28 @@ export async function importDailyBars(
     result.deadLetters += r.deadLetters
     rows = []
   }
-  for await (const text of rl) {
+  for (;;) {
+    let next: IteratorResult<string>
+    try {
+      next = await lines.next()
+    } catch (err) {
+      // A file cut short: the rows read before it are imported, then the import fails with why.
+      await flush()
+      throw new InputCutShortError(
+        `replay file ${file}: it ends or breaks after line ${line.toLocaleString('en')}: ${errorMessage(err)}; the ${result.bars.toLocaleString('en')} daily bars before it were imported`,
+        { cause: err },
+      )
+    }
+    if (next.done) break
+    const text = next.value
     line++
-    if (!header) {
-      header = text.split(',').map((h) => h.trim().toLowerCase())
-      for (const [field, names] of Object.entries(aliases)) {
-        const wanted = columns[field]?.toLowerCase()
-        const i = wanted !== undefined ? header.indexOf(wanted) : header.findIndex((h) => names.includes(h))
-        if (i < 0)
-          throw new TickflowError(
-            'TF_REPLAY_COLUMNS',
-            `no ${field} column in ${JSON.stringify(header)}: map it with --columns ${field}=…`,
-          )
-        idx[field] = i
-      }
+    if (!idx) {
+      idx = columnIndex(text, columns)
       continue
     }
     if (text.trim() === '') continue
     const cells = text.split(',')
-    const at = (f: string): string => (cells[idx[f]!] ?? '').trim()
+    const at = (f: string): string => (cells[idx![f]!] ?? '').trim()
     rows.push({
       line,
       raw: text,
@@ -121,7 +140,6 @@ export async function importDailyBars(
     if (rows.length >= batchSize) await flush()
   }
   await flush()
-  idx = {}
   return result
 }
 

@@ -20,7 +20,13 @@ export function dataFile(name: string): { path: string; full: boolean } {
 export function binanceFeedTrades(
   path: string,
 ): { symbol: string; ts: string; price: string; size: string; id: string }[] {
-  const text = gunzipSync(readFileSync(path)).toString('utf8')
+  return binanceFeedTradesOf(gunzipSync(readFileSync(path)).toString('utf8'))
+}
+
+/** The trade frames among the lines of a recorded Binance feed. */
+export function binanceFeedTradesOf(
+  text: string,
+): { symbol: string; ts: string; price: string; size: string; id: string }[] {
   const out = []
   for (const line of text.split('\n')) {
     if (!line.includes('"e":"trade"')) continue

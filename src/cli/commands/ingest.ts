@@ -17,7 +17,7 @@ export const ingest: Command = {
 export async function runIngest(ctx: Parameters<Command['run']>[0], sourceName: string): Promise<number> {
   const { config } = ctx
   let sent = 0
-  const code = await withRuntime(config, 'tickflow-ingest', async (rt) => {
+  const run = withRuntime(config, 'tickflow-ingest', async (rt) => {
     const source = sourceFor(ctx, sourceName, { log: rt.log, metrics: rt.metrics, signal: rt.signal })
     await source.check?.()
     // Registered before anything listens: a schema the registry refuses ends the command here.
@@ -26,15 +26,22 @@ export async function runIngest(ctx: Parameters<Command['run']>[0], sourceName: 
     await rt.ensureTopics()
     const producer = rt.bus().producer()
     rt.defer('producer', () => producer.close())
-    sent = await pump({
+    // Counted as acknowledged, so a source that fails part-way still says what it sent.
+    await pump({
       source,
       producer,
       topic: config.kafkaTopic,
       log: rt.log,
       metrics: rt.metrics,
+      onSent: (records) => (sent += records.length),
       encode,
     })
     return 0
+  })
+  // Said before a failure's line too, when anything was sent: those trades are in the topic.
+  const code = await run.catch((err: unknown) => {
+    if (sent > 0) say(`${sent} trades produced to ${config.kafkaTopic}`)
+    throw err
   })
   say(`${sent} trades produced to ${config.kafkaTopic}`)
   return code
