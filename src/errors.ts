@@ -15,7 +15,7 @@ export const errorCodes = {
   TF_REPLAY_COLUMNS: 'a replay file has no column for a needed field',
   TF_REPLAY_TIME: "a replay file's times have no zone or an unclear unit",
   TF_REPLAY_PRICE: '--price-divisor is given but the prices are not integers',
-  TF_REPLAY_FILE: 'the replay file cannot be read, or is cut short or corrupt part-way',
+  TF_REPLAY_FILE: 'the replay file cannot be read, is not text or gzip, or is cut short or corrupt part-way',
   TF_SQL: 'a statement given to tickflow sql failed',
   TF_NO_STORE: 'tickflow sql found no embedded store in the data directory',
   TF_REGISTRY: 'the schema registry cannot be reached or fails a request',

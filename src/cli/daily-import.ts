@@ -8,11 +8,13 @@ import { withRuntime } from './runtime.ts'
 import { say } from './say.ts'
 import { columnMap } from './source-options.ts'
 import { replayFile } from './replay-file.ts'
+import { isGzipFile } from '../util/gzip.ts'
 
 export async function runDailyImport(ctx: CommandContext): Promise<number> {
   const file = replayFile(ctx)
   let line = ''
   const code = await withRuntime(ctx.config, 'tickflow-replay', async (rt) => {
+    await isGzipFile(file) // a file it cannot read is refused before the store is created
     rt.claimDataDir()
     rt.bulkLoad = true
     const db = await rt.db()

@@ -61,10 +61,22 @@ function parseCsvLine(line: string): string[][] {
   return rows as string[][]
 }
 
+/** The header's cells; TF_REPLAY_COLUMNS when the first line is not CSV at all. */
+function csvHeader(line: string): string[] | undefined {
+  try {
+    return parseCsvLine(line)[0]
+  } catch (err) {
+    throw new ReplayColumnsError(
+      `the first line ${JSON.stringify(line.slice(0, 60))} is not a CSV header (${errorMessage(err).split(':')[0]}): give --format, or column positions with --columns`,
+    )
+  }
+}
+
 async function isGzip(file: string): Promise<boolean> {
   try {
     return await isGzipFile(file)
   } catch (err) {
+    if (err instanceof TickflowError) throw err
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)
     throw new TickflowError('TF_REPLAY_FILE', `cannot read replay file ${file}: ${why}`)
   }
@@ -254,7 +266,7 @@ async function* csv(
 ): AsyncGenerator<ReplayRecord> {
   // With column positions the file has no header: its first line is already a trade.
   const headerless = positional(o.columns)
-  const cols = resolveColumns(headerless ? undefined : (parseCsvLine(first)[0] ?? []), o.columns)
+  const cols = resolveColumns(headerless ? undefined : (csvHeader(first) ?? []), o.columns)
   if (cols.symbol === undefined && o.symbol === undefined)
     throw new ReplayColumnsError(
       'the file has no symbol column: give the symbol with --symbol SYMBOL, or map its column with --columns symbol=…',
