@@ -67,6 +67,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       message: status === 500 ? 'internal error' : err.message,
     })
   })
+  // An unknown path gets the API's error shape too, and where the endpoints are listed.
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no endpoint ${req.method} ${req.url.split('?')[0]}: the endpoints are listed at /docs`,
+    }),
+  )
   // Registered first so the OpenAPI document lists every route, health and metrics included.
   await app.register(swagger, {
     openapi: { info: { title: 'tickflow API', version: '1' } },

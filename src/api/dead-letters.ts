@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { BadRequestError } from '../errors.ts'
 import type { Queryable } from '../store/db.ts'
 import { sendCsv, wantsCsv } from './csv.ts'
-import { cursorInt, cursorTime, decodeCursor, encodeCursor, parseLimit, parseTime } from './params.ts'
+import { cursorInt, cursorTime, decodeCursor, encodeCursor, parseLimit, parseRange } from './params.ts'
 import type { Order } from './queries.ts'
 import { NO_PARAMS, errorResponses, listQuery, page } from './openapi.ts'
 
@@ -122,8 +122,7 @@ export function registerDeadLetters(app: FastifyInstance, db: Queryable): void {
       const scan = c?.dir === 'p' ? flip : order
       const base = {
         reason: q.reason,
-        from: parseTime('from', q.from),
-        to: parseTime('to', q.to),
+        ...parseRange(q),
         order: scan,
       }
       if (csv)

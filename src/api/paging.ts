@@ -5,7 +5,7 @@ import type { Db } from '../store/db.ts'
 import { dataRange, type BarSource, type Order } from './queries.ts'
 import { wantsCsv } from './csv.ts'
 import { cursors } from './dead-letters.ts'
-import { decodeCursor, formatMicros, parseLimit, parseMicros, parseTime } from './params.ts'
+import { decodeCursor, formatMicros, parseLimit, parseMicros, parseRange } from './params.ts'
 
 export const ALL = Number.MAX_SAFE_INTEGER
 /** The range of a symbol without data: selects nothing. */
@@ -27,7 +27,7 @@ export function parseList(q: ListQuery, accept: string | undefined, parts: numbe
   const c = decodeCursor(q.cursor, parts)
   const order = q.order ?? 'asc'
   const scan: Order = c?.dir === 'p' ? (order === 'asc' ? 'desc' : 'asc') : order
-  return { csv, limit, cursor: c, scan, from: parseTime('from', q.from), to: parseTime('to', q.to) }
+  return { csv, limit, cursor: c, scan, ...parseRange(q) }
 }
 
 /** Narrows [from, to) to what lies beyond a cursor key in the scan order. */

@@ -75,6 +75,15 @@ export function parseTime(param: string, v: string | undefined): string | undefi
   return v === undefined ? undefined : formatMicros(parseMicros(param, v))
 }
 
+/** A request's [from, to): an empty range asked for by a `to` before `from` is a 400, not an empty page. */
+export function parseRange(q: { from?: string; to?: string }): { from?: string; to?: string } {
+  const from = parseTime('from', q.from)
+  const to = parseTime('to', q.to)
+  if (from !== undefined && to !== undefined && to < from)
+    throw new BadRequestError('to', `to (${to}) is before from (${from})`)
+  return { from, to }
+}
+
 /** Symbols are stored upper-case, so matching is case-insensitive by upper-casing the request. */
 export function parseSymbol(param: string, v: string): string {
   const s = v.trim().toUpperCase()

@@ -31,6 +31,11 @@ test('values that overflow, do not exist or cannot be stored are 400s naming the
     ['/api/v1/dead-letters?limit=501', 'limit'],
     ['/api/v1/dead-letters?reason=DROP%20TABLE', 'reason'],
     [`/api/v1/dead-letters?cursor=${b64('n|2026-11-24T15:30:00.000000Z|-1')}`, 'cursor'],
+    // A range that ends before it starts was an empty 200, as if there were no data.
+    ['/api/v1/trades?symbol=AAPL&from=2026-11-25&to=2026-11-24', 'to'],
+    ['/api/v1/bars?symbol=AAPL&interval=1m&from=2026-11-24T15:31:00Z&to=2026-11-24T15:30:00Z', 'to'],
+    ['/api/v1/indicators?symbol=AAPL&interval=1m&name=sma&from=2026-11-25&to=1764000000000', 'to'],
+    ['/api/v1/dead-letters?from=2026-11-25&to=2026-11-24&format=csv', 'to'],
   ]
   for (const [url, param] of cases) {
     const res = await app.inject(url)
@@ -152,6 +157,28 @@ const endpoints: { path: string; params: string[]; required: Record<string, stri
   { path: '/api/v1/stats', params: [], required: {} },
   { path: '/api/v1/dead-letters/reasons', params: [], required: {} },
 ]
+
+test('an unknown path is a 404 in the API error shape, naming it and where the endpoints are', async (t) => {
+  const { app } = await setup(t)
+  for (const url of ['/api/v1/ticks?symbol=AAPL', '/api/v1', '/api/v2/bars']) {
+    const res = await app.inject(url)
+    assert.equal(res.statusCode, 404, url)
+    assert.deepEqual(res.json(), {
+      error: 'not_found',
+      message: `no endpoint GET ${url.split('?')[0]}: the endpoints are listed at /docs`,
+    })
+  }
+  const post = await app.inject({ method: 'POST', url: '/api/v1/bars' })
+  assert.equal(post.statusCode, 404)
+  assert.equal(
+    post.json<{ message: string }>().message,
+    'no endpoint POST /api/v1/bars: the endpoints are listed at /docs',
+  )
+  // A range that is merely empty (from = to) is still an empty page.
+  const empty = await app.inject('/api/v1/trades?symbol=AAPL&from=2026-11-24&to=2026-11-24')
+  assert.equal(empty.statusCode, 200)
+  assert.deepEqual(empty.json<{ data: unknown[] }>().data, [])
+})
 
 test('fuzzing every parameter of every endpoint: never a 5xx, every 400 names a parameter it was sent or needs', async (t) => {
   const { app } = await setup(t)
