@@ -1,6 +1,6 @@
 // `tickflow replay FILE --format daily-bars`: daily OHLCV rows straight into bars (1d).
 import { basename } from 'node:path'
-import { importDailyBars } from '../store/daily-import.ts'
+import { importDailyBars, isGzipDailyFile } from '../store/daily-import.ts'
 import { readProgress } from '../metrics/file-progress.ts'
 import { startFileProgress } from './progress.ts'
 import type { CommandContext } from './command.ts'
@@ -8,13 +8,12 @@ import { withRuntime } from './runtime.ts'
 import { say } from './say.ts'
 import { columnMap } from './source-options.ts'
 import { replayFile } from './replay-file.ts'
-import { isGzipFile } from '../util/gzip.ts'
 
 export async function runDailyImport(ctx: CommandContext): Promise<number> {
   const file = replayFile(ctx)
   let line = ''
   const code = await withRuntime(ctx.config, 'tickflow-replay', async (rt) => {
-    await isGzipFile(file) // a file it cannot read is refused before the store is created
+    await isGzipDailyFile(file) // a file it cannot read is refused before the store is created
     rt.claimDataDir()
     rt.bulkLoad = true
     const db = await rt.db()

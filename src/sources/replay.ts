@@ -24,7 +24,7 @@ import {
   type Field,
 } from './replay-fields.ts'
 import type { Source, SourceAdapter, SourceDeps } from './types.ts'
-import { isGzipFile } from '../util/gzip.ts'
+import { RefusedFormatError, isGzipFile } from '../util/gzip.ts'
 
 export const replayOptions = z.object({
   file: z.string().min(1),
@@ -76,7 +76,7 @@ async function isGzip(file: string): Promise<boolean> {
   try {
     return await isGzipFile(file)
   } catch (err) {
-    if (err instanceof TickflowError) throw err
+    if (err instanceof RefusedFormatError) throw new TickflowError('TF_REPLAY_FILE', err.message)
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : errorMessage(err)
     throw new TickflowError('TF_REPLAY_FILE', `cannot read replay file ${file}: ${why}`)
   }

@@ -9,7 +9,7 @@ import { createGunzip } from 'node:zlib'
 import type { Readable } from 'node:stream'
 import { InputCutShortError, TickflowError, errorMessage } from '../errors.ts'
 import type { Db } from './db.ts'
-import { isGzipFile } from '../util/gzip.ts'
+import { RefusedFormatError, isGzipFile } from '../util/gzip.ts'
 import { isSymbol } from '../domain/symbol.ts'
 
 export interface DailyImportResult {
@@ -62,8 +62,18 @@ export function rejectDailyRow(r: Row): { reason: string; detail: string } | und
   return undefined
 }
 
+/** Whether the daily-bars file is gzip-compressed; TF_REPLAY_FILE for a format it cannot read. */
+export async function isGzipDailyFile(file: string): Promise<boolean> {
+  try {
+    return await isGzipFile(file)
+  } catch (err) {
+    if (err instanceof RefusedFormatError) throw new TickflowError('TF_REPLAY_FILE', err.message)
+    throw err
+  }
+}
+
 async function input(file: string): Promise<Readable> {
-  const gzip = await isGzipFile(file)
+  const gzip = await isGzipDailyFile(file)
   const s = trackedReadStream(file)
   return gzip ? s.pipe(createGunzip()) : s
 }

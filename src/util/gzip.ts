@@ -4,7 +4,6 @@
 // of being parsed as text (a zip read as CSV was a header of binary noise, an xz file an internal
 // error about a quote).
 import { open } from 'node:fs/promises'
-import { TickflowError } from '../errors.ts'
 
 /** Formats refused by their magic bytes (each format's specification), with what to run instead. */
 const REFUSED: { what: string; magic: number[]; instead: string }[] = [
@@ -20,13 +19,21 @@ const REFUSED: { what: string; magic: number[]; instead: string }[] = [
   { what: 'a Parquet file', magic: [0x50, 0x41, 0x52, 0x31], instead: 'export it as CSV first' },
 ]
 
+/** A file in a format the readers refuse; the message names it and what to run instead. */
+export class RefusedFormatError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'RefusedFormatError'
+  }
+}
+
 export function hasGzipMagic(head: Uint8Array): boolean {
   return head[0] === 0x1f && head[1] === 0x8b
 }
 
 /**
- * Whether `file` is gzip-compressed (else it is read as text); TF_REPLAY_FILE for a format that
- * cannot be read as either. Errors opening it are the caller's to word.
+ * Whether `file` is gzip-compressed (else it is read as text); RefusedFormatError for a format
+ * that cannot be read as either. Errors opening it are the caller's to word.
  */
 export async function isGzipFile(file: string): Promise<boolean> {
   const fh = await open(file, 'r')
@@ -38,8 +45,7 @@ export async function isGzipFile(file: string): Promise<boolean> {
   }
   const refused = REFUSED.find((f) => f.magic.every((b, i) => head[i] === b))
   if (refused)
-    throw new TickflowError(
-      'TF_REPLAY_FILE',
+    throw new RefusedFormatError(
       `replay file ${file} is ${refused.what}: tickflow reads text files, plain or gzip-compressed; ${refused.instead}`,
     )
   return hasGzipMagic(head)
