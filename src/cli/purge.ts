@@ -1,33 +1,26 @@
 // `tickflow purge [--before TIME]`: removes ticks (with their trade ids), bars, dead letters and
 // alert firings (not those whose webhook is still undelivered) older than TIME, or, without
 // --before, older than the retention settings (TICKFLOW_RETAIN_*).
-// Database settings come from the environment and .env.
-import { parseArgs } from 'node:util'
+// The store is chosen as for every command (--database-url, --data-dir, the environment, .env).
 import type { Config } from '../config/schema.ts'
-import { UsageError, errorMessage } from '../errors.ts'
+import { UsageError } from '../errors.ts'
 import { cutoffsBefore, cutoffsFromSettings, purge, type Cutoffs } from '../store/retention.ts'
 import { withRuntime } from './runtime.ts'
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/
 
-function cutoffs(config: Config, args: string[]): Cutoffs {
-  let values
-  try {
-    ;({ values } = parseArgs({ args, options: { before: { type: 'string' } }, strict: true }))
-  } catch (err) {
-    throw new UsageError(`purge: ${errorMessage(err).replace(/\. To specify.*$/s, '')}`)
-  }
-  if (values.before === undefined) return cutoffsFromSettings(config)
-  const ms = ISO.test(values.before) ? Date.parse(values.before) : NaN
+function cutoffs(config: Config, before: string | undefined): Cutoffs {
+  if (before === undefined) return cutoffsFromSettings(config)
+  const ms = ISO.test(before) ? Date.parse(before) : NaN
   if (!Number.isFinite(ms))
     throw new UsageError(
-      `invalid --before: ${JSON.stringify(values.before)}: expected an ISO-8601 time such as 2024-01-01 or 2024-01-01T00:00:00Z`,
+      `invalid --before: ${JSON.stringify(before)}: expected an ISO-8601 time such as 2024-01-01 or 2024-01-01T00:00:00Z`,
     )
   return cutoffsBefore(new Date(ms))
 }
 
-export async function runPurge(config: Config, args: string[]): Promise<number> {
-  const which = cutoffs(config, args)
+export async function runPurge(config: Config, before: string | undefined): Promise<number> {
+  const which = cutoffs(config, before)
   return withRuntime(config, 'tickflow-purge', async (rt) => {
     rt.claimDataDir()
     const r = await purge(await rt.db(), which)

@@ -194,6 +194,30 @@ async function purgeFirings(db: Db, before: Date, report: PurgeReport): Promise<
   )
 }
 
+const FIXED_MS: Record<Exclude<Interval, '1d'>, number> = {
+  '1s': 1000,
+  '1m': 60_000,
+  '5m': 300_000,
+  '1h': 3_600_000,
+}
+
+/**
+ * The start of the bucket that holds `at` (daily buckets at midnight in the bars' time zone). The
+ * bars before it lie wholly before `at`; the one holding it also sums the trades after `at`, which
+ * are kept, so it is kept whole.
+ */
+async function bucketHolding(db: Db, interval: Interval, at: Date): Promise<string> {
+  if (interval !== '1d')
+    return new Date(Math.floor(at.getTime() / FIXED_MS[interval]) * FIXED_MS[interval]).toISOString()
+  const [row] = await db.query<{ start: string }>(
+    `select to_char((date_trunc('day', $1::timestamptz at time zone s.value) at time zone s.value) at time zone 'UTC',
+       'YYYY-MM-DD"T"HH24:MI:SS"Z"') as start
+     from settings s where s.key = 'bars_timezone'`,
+    [at.toISOString()],
+  )
+  return row?.start ?? new Date(Math.floor(at.getTime() / 86_400_000) * 86_400_000).toISOString()
+}
+
 export async function purge(db: Db, cutoffs: Cutoffs): Promise<PurgeReport> {
   const report: PurgeReport = {
     partitionsDropped: [],
@@ -213,7 +237,7 @@ export async function purge(db: Db, cutoffs: Cutoffs): Promise<PurgeReport> {
     if (!before) continue
     report.bars[interval] = await deleteInChunks(db, 'bars', 'interval = $1 and bucket < $2', [
       interval,
-      before.toISOString(),
+      await bucketHolding(db, interval, before),
     ])
   }
   if (cutoffs.deadLetters)

@@ -124,6 +124,43 @@ test('tickflow purge --before drops whole partitions, the rest row by row, with 
   )
 })
 
+test('purge --before in the middle of a bar keeps that bar whole: it also sums trades after the cut', async (t) => {
+  const { db, env } = await setup(t)
+  // Daily bars at midnight in New York: 2020-08-01's runs from 04:00 UTC to 04:00 UTC next day.
+  await db.query("update settings set value = 'America/New_York' where key = 'bars_timezone'")
+  await writeBatch(new TickStore(db), 'g', [
+    tradeItem(0, { ts: '2020-08-01T10:00:10Z', price: '7', id: 'x1' }),
+    tradeItem(1, { ts: '2020-08-01T10:00:50Z', price: '8', id: 'x2' }),
+    tradeItem(2, { ts: '2020-08-02T02:00:00Z', price: '9', id: 'x3' }),
+  ])
+  const r = await runCli(['purge', '--before', '2020-08-01T10:00:30Z'], env)
+  assert.equal(r.code, 0, r.output)
+  // Seen before: every bar holding 10:00:10 went (1m, 5m, 1h and the day), though 10:00:50 and
+  // the evening trade are kept and sum into them: bars: 1 1s, 1 1m, 1 5m, 1 1h, 1 1d.
+  assert.match(
+    r.output,
+    /purged 1 ticks \(0 partitions dropped\), 1 trade ids, bars: 1 1s, 0 1m, 0 5m, 0 1h, 0 1d,/,
+  )
+  const bars = await db.query<{ interval: string; bucket: string; trades: string; close: string }>(
+    `select interval, to_char(bucket at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') as bucket, trades::text, close::text
+     from bars where bucket < '2020-08-01T11:00:00Z' order by interval, bucket`,
+  )
+  assert.deepEqual(
+    bars.map((b) => `${b.interval} ${b.bucket} ${b.trades} ${b.close}`),
+    [
+      '1d 2020-08-01 04:00:00 3 9',
+      '1h 2020-08-01 10:00:00 2 8',
+      '1m 2020-08-01 10:00:00 2 8',
+      '1s 2020-08-01 10:00:50 1 8',
+      '5m 2020-08-01 10:00:00 2 8',
+    ],
+  )
+  // A cut after the day ends takes the day's bar.
+  const later = await runCli(['purge', '--before', '2020-08-02T04:00:00Z'], env)
+  assert.equal(later.code, 0, later.output)
+  assert.match(later.output, /bars: 2 1s, 2 1m, 2 5m, 2 1h, 1 1d,/)
+})
+
 test('tickflow purge applies the TICKFLOW_RETAIN_* settings; trade ids can be kept shorter than ticks', async (t) => {
   const { db, env } = await setup(t)
   const store = new TickStore(db)
@@ -229,7 +266,7 @@ test('bad purge flags and values are one line naming them', async (t) => {
   )
   const unknown = await runCli(['purge', '--after', '2020-01-01'], env)
   assert.equal(unknown.code, 2)
-  assert.match(unknown.output, /^tickflow: purge: Unknown option '--after' \[TF_USAGE\]\n$/)
+  assert.match(unknown.output, /^tickflow: unknown option '--after' \[TF_USAGE\]\n$/)
   const setting = await runCli(['purge'], { ...env, TICKFLOW_RETAIN_TICKS: '90 days' })
   assert.equal(setting.code, 2)
   assert.match(
@@ -309,7 +346,7 @@ test("the live poller's query reads an index range, not every stored tick", asyn
 test('purge works the same on the embedded store (PGlite)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tickflow-pglite-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
-  const db = await openPglite(dir)
+  const db = await openPglite(join(dir, 'pglite')) // where --data-dir DIR keeps it
   t.after(() => db.close())
   await migrate(db)
   const store = new TickStore(db)
@@ -333,6 +370,14 @@ test('purge works the same on the embedded store (PGlite)', async (t) => {
     tradeItem(3, { ts: '2018-05-01T00:00:00Z', price: '1', id: 'x1' }),
   ])
   assert.equal(again.stored.length, 1)
+  await db.close()
+  // The command takes the common --data-dir like every other (it refused it as an unknown option).
+  const r2 = await runCli(['purge', '--before', '2021-01-01', '--data-dir', dir], {
+    KAFKA_BROKERS: '',
+    DATABASE_URL: '',
+  })
+  assert.equal(r2.code, 0, r2.output)
+  assert.match(r2.output, /^purged 2 ticks \(3 partitions dropped\), 2 trade ids,/m)
 })
 
 test('tickflow process applies the retention settings when it starts', async (t) => {
