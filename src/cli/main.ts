@@ -35,15 +35,36 @@ function unknownCommand(name: string): UsageError {
   )
 }
 
+/**
+ * `--rate -5`: node's parser takes `-5` for an option and calls the value ambiguous. A negative
+ * number after a flag that takes a value is that value (`--rate=-5`), so the flag's own check
+ * refuses it with its name and range.
+ */
+function negativeValues(argv: string[], options: ReturnType<typeof optionsOf>): string[] {
+  return argv.flatMap((a, i) => {
+    const takesValue = /^--[^=]+$/.test(a) && options[a.slice(2)]?.type === 'string'
+    if (takesValue && /^-\d/.test(argv[i + 1] ?? '')) return [`${a}=${argv[i + 1]}`]
+    const prev = argv[i - 1] ?? ''
+    if (/^-\d/.test(a) && /^--[^=]+$/.test(prev) && options[prev.slice(2)]?.type === 'string') return []
+    return [a]
+  })
+}
+
 function parse(argv: string[], command: Command | undefined): ReturnType<typeof parseArgs> {
   const options = optionsOf(command)
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    return parseArgs({ args: negativeValues(argv, options), options, allowPositionals: true, strict: true })
   } catch (err) {
-    const flag = /option '(-{1,2}[^']+)'/.exec(errorMessage(err))?.[1]
+    const flag = /option '(-{1,2}[^']+)'/i.exec(errorMessage(err))?.[1]
     if (flag && /^Unknown option/.test(errorMessage(err))) {
       const near = suggest(flag.replace(/^-+/, ''), Object.keys(options))
       throw new UsageError(`unknown option '${flag}'${near ? ` (did you mean --${near}?)` : ''}`)
+    }
+    if (flag && /argument is ambiguous/.test(errorMessage(err))) {
+      const value = argv[argv.indexOf(flag) + 1] ?? ''
+      throw new UsageError(
+        `the value of ${flag} starts with a dash (${JSON.stringify(value)}): write ${flag}=${value}`,
+      )
     }
     throw new UsageError(errorMessage(err).replace(/\. To specify.*$/s, ''))
   }

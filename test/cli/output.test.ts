@@ -114,6 +114,34 @@ test('did you mean: a mistyped command or flag is one line with the closest name
   assertOneLine(own.output, /^tickflow: unknown option '--colums' \(did you mean --columns\?\) \[TF_USAGE\]$/)
 })
 
+test('a negative number after a flag is its value, refused by the flag’s own check; a value with a dash says how', async (t) => {
+  const dir = tempDir(t, 'tickflow-negative-')
+  // Seen before: "Option '--rate' argument is ambiguous." for each of these.
+  const cases: [string[], RegExp][] = [
+    [
+      ['up', '--rate', '-5'],
+      /^tickflow: invalid --rate: "-5" Too small: expected number to be >=0 \[TF_CONFIG\]$/,
+    ],
+    [
+      ['replay', 'x.csv', '--speed', '-1'],
+      /^tickflow: invalid --speed: "-1" Too small: expected number to be >=0 \[TF_CONFIG\]$/,
+    ],
+    [
+      ['up', '--partitions', '-3'],
+      /^tickflow: invalid --partitions: "-3" Too small: expected number to be >0 \[TF_CONFIG\]$/,
+    ],
+    [
+      ['replay', 'x.csv', '--symbol', '-X'],
+      /^tickflow: the value of --symbol starts with a dash \("-X"\): write --symbol=-X \[TF_USAGE\]$/,
+    ],
+  ]
+  for (const [args, expected] of cases) {
+    const run = await runWithin(args, { KAFKA_BROKERS: '', DATABASE_URL: '' }, dir, 20_000)
+    assert.equal(run.code, 2, `${args.join(' ')}: ${run.output}`)
+    assertOneLine(run.output, expected)
+  }
+})
+
 test('tickflow completion bash completes commands and flags', async (t) => {
   const dir = tempDir(t, 'tickflow-compl-')
   const script = await runWithin(['completion', 'bash'], {}, dir, 20_000)
