@@ -26,8 +26,9 @@ test('vs Spark follows live candles while trades stream in', async (t) => {
   const requests = spark.started - startRequests
   t.diagnostic(`${requests} Spark requests; ${seen}`)
   assert.ok(samples.at(-1)!.candles >= samples[0]!.candles + 5, `candles did not stream: ${seen}`)
-  // At most one reload per 500 ms (16 in 8 s, and one already running), at least one a second.
-  assert.ok(requests >= 8 && requests <= 18, `${requests} Spark requests in 8 s: ${seen}`)
+  // At most one reload per 500 ms (16 in 8 s, one already running, and a resync or two if the
+  // stream reconnects on a loaded machine), at least one a second. Live bars come many a second.
+  assert.ok(requests >= 8 && requests <= 20, `${requests} Spark requests in 8 s: ${seen}`)
   // No Spark bars are stored: every bar compared differs, and the count trails the candles by the
   // reload period plus a request: a candle, two on a loaded machine, no more.
   for (const s of samples.slice(2)) {
