@@ -9,7 +9,7 @@
 #   postgresql                 server binaries for a throwaway cluster when none answers on :5432
 #   docker.io docker-compose   the container engine for the compose stack test
 #   mmdebstrap                 the Debian root filesystem of the stand-in images (scripts/stand-ins.sh)
-#   python3-minimal            real zip, bzip2 and xz files for the replay's format test
+#   python3-minimal            /usr/bin/python3: real zip, bzip2 and xz files for the replay's format test
 set -euo pipefail
 
 has() { command -v "$1" >/dev/null 2>&1; }
@@ -25,7 +25,8 @@ has_initdb || missing+=(postgresql)
 has dockerd || missing+=(docker.io)
 has docker-compose || missing+=(docker-compose)
 has mmdebstrap || missing+=(mmdebstrap)
-has python3 || missing+=(python3-minimal)
+# Debian's own interpreter, by path: a PATH may put another python3 (pyenv, a venv) first.
+[ -x /usr/bin/python3 ] || missing+=(python3-minimal)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 install=(apt-get install -y -q --no-install-recommends "${missing[@]}")

@@ -12,7 +12,7 @@ import { zstdCompressSync } from 'node:zlib'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { assertOneLine, noServices, runWithin, tempDir } from './support.ts'
 
-// The compressors' own implementations (Python's standard library), not bytes made up here.
+// The compressors' own implementations (Debian's Python's standard library), not bytes made up here.
 const PYTHON = `
 import sys, zipfile, bz2, lzma
 src, out = sys.argv[1], sys.argv[2]
@@ -26,7 +26,7 @@ test('zip, bzip2, xz and zstd recordings are refused with one line naming the fo
   const dir = tempDir(t, 'tickflow-formats-')
   const csv = join(dir, 'trades.csv')
   writeFileSync(csv, tradesCsv())
-  execFileSync('python3', ['-c', PYTHON, csv, join(dir, 'trades.csv')])
+  execFileSync('/usr/bin/python3', ['-c', PYTHON, csv, join(dir, 'trades.csv')]) // scripts/system-deps.sh
   writeFileSync(join(dir, 'trades.csv.zst'), zstdCompressSync(readFileSync(csv)))
   const cases: [string, string][] = [
     [
