@@ -1,4 +1,4 @@
-// Replays a recorded file as trades: CSV or NDJSON trade files (column names mapped by --columns
+// Replays a recorded file as trades: CSV (or tab-, semicolon- or pipe-separated) or NDJSON trade files (column names mapped by --columns
 // when the file uses other names), or a recorded Binance WebSocket feed (`<recv ns> <frame JSON>`
 // per line, trade frames only). Gzip is detected from the file's magic bytes. --speed 0 replays as
 // fast as possible, 1 in real time, N at N times real time, pacing on the file's event time.
@@ -25,6 +25,7 @@ import {
 } from './replay-fields.ts'
 import type { Source, SourceAdapter, SourceDeps } from './types.ts'
 import { RefusedFormatError, isGzipFile } from '../util/gzip.ts'
+import { delimiterOf, type Delimiter } from '../util/delimiter.ts'
 
 export const replayOptions = z.object({
   file: z.string().min(1),
@@ -53,18 +54,18 @@ export const replayOptions = z.object({
 })
 export type ReplayOptions = z.output<typeof replayOptions>
 
-function parseCsvLine(line: string): string[][] {
+function parseCsvLine(line: string, delimiter: Delimiter = ','): string[][] {
   // Most lines hold no quotes: a split gives what the parser would, without setting up a parser per
   // line (csv-parse was the largest item of a replay's CPU profile, docs/benchmarks.md).
-  if (line !== '' && !/["\r\n]/.test(line)) return [line.split(',')]
-  const rows: unknown = parse(line, { relax_column_count: true })
+  if (line !== '' && !/["\r\n]/.test(line)) return [line.split(delimiter)]
+  const rows: unknown = parse(line, { relax_column_count: true, delimiter })
   return rows as string[][]
 }
 
 /** The header's cells; TF_REPLAY_COLUMNS when the first line is not CSV at all. */
-function csvHeader(line: string): string[] | undefined {
+function csvHeader(line: string, delimiter: Delimiter): string[] | undefined {
   try {
-    return parseCsvLine(line)[0]
+    return parseCsvLine(line, delimiter)[0]
   } catch (err) {
     throw new ReplayColumnsError(
       `the first line ${JSON.stringify(line.slice(0, 60))} is not a CSV header (${errorMessage(err).split(':')[0]}): give --format, or column positions with --columns`,
@@ -96,7 +97,9 @@ async function* lines(file: string): AsyncGenerator<string> {
   try {
     for await (const line of rl) {
       n++
-      if (line.length > 0) yield line
+      // A byte-order mark (spreadsheet exports on Windows write one) is not part of the first line.
+      const text = n === 1 && line.startsWith('\uFEFF') ? line.slice(1) : line
+      if (text.length > 0) yield text
     }
   } catch (err) {
     // A download cut short or a damaged disk: the lines read so far are good, the rest is lost.
@@ -266,7 +269,8 @@ async function* csv(
 ): AsyncGenerator<ReplayRecord> {
   // With column positions the file has no header: its first line is already a trade.
   const headerless = positional(o.columns)
-  const cols = resolveColumns(headerless ? undefined : (csvHeader(first) ?? []), o.columns)
+  const delimiter = delimiterOf(first)
+  const cols = resolveColumns(headerless ? undefined : (csvHeader(first, delimiter) ?? []), o.columns)
   if (cols.symbol === undefined && o.symbol === undefined)
     throw new ReplayColumnsError(
       'the file has no symbol column: give the symbol with --symbol SYMBOL, or map its column with --columns symbol=…',
@@ -274,7 +278,7 @@ async function* csv(
   for await (const line of headerless ? prepend(first, rest) : rest) {
     let row: string[]
     try {
-      row = parseCsvLine(line)[0] ?? []
+      row = parseCsvLine(line, delimiter)[0] ?? []
     } catch (err) {
       yield unparsed(line, `not CSV: ${errorMessage(err)}`)
       continue

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream'
 import { InputCutShortError, TickflowError, errorMessage } from '../errors.ts'
 import type { Db } from './db.ts'
 import { RefusedFormatError, isGzipFile } from '../util/gzip.ts'
+import { delimiterOf, type Delimiter } from '../util/delimiter.ts'
 import { isSymbol } from '../domain/symbol.ts'
 
 export interface DailyImportResult {
@@ -80,7 +81,7 @@ async function input(file: string): Promise<Readable> {
 
 /** Where each field's column is in a header line, or TF_REPLAY_COLUMNS naming the one missing. */
 function columnIndex(headerLine: string, columns: Record<string, string>): Record<string, number> {
-  const header = headerLine.split(',').map((h) => h.trim().toLowerCase())
+  const header = headerLine.split(delimiterOf(headerLine)).map((h) => h.trim().toLowerCase())
   const idx: Record<string, number> = {}
   for (const [field, names] of Object.entries(aliases)) {
     const wanted = columns[field]?.toLowerCase()
@@ -104,6 +105,7 @@ export async function importDailyBars(
   const lines = createInterface({ input: await input(file), crlfDelay: Infinity })[Symbol.asyncIterator]()
   const topic = `file:${basename(file)}`
   let idx: Record<string, number> | undefined
+  let delimiter: Delimiter = ','
   let line = 0
   let rows: Row[] = []
   const result: DailyImportResult = { bars: 0, deadLetters: 0 }
@@ -131,10 +133,11 @@ export async function importDailyBars(
     line++
     if (!idx) {
       idx = columnIndex(text, columns)
+      delimiter = delimiterOf(text)
       continue
     }
     if (text.trim() === '') continue
-    const cells = text.split(',')
+    const cells = text.split(delimiter)
     const at = (f: string): string => (cells[idx![f]!] ?? '').trim()
     rows.push({
       line,

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCli } from '../support/cli.ts'
+import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { openPglite } from '../../src/store/db.ts'
 import { normaliseTs, readTrades, replayOptions, type ReplayRecord } from '../../src/sources/replay.ts'
 
@@ -219,4 +220,52 @@ test('a bare sale condition without a tape stops the replay with one line instea
     message:
       'sale condition "I" has no tape: add a tape column (A, B or C), or write the codes with their plan (UTP:I, CTA:I)',
   })
+})
+
+test('tab-, semicolon- and pipe-separated files read as their comma-separated twin', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  // The recorded Binance feed's first 200 trades, a quoted cell among them.
+  const trades = binanceFeedTrades(dataFile('binance_usdm_btcusdt_20240808_rawfeed.gz').path).slice(0, 200)
+  const write = (name: string, d: string): string => {
+    const rows = trades.map((x, i) => [x.ts, x.symbol, i === 7 ? `"${x.id}"` : x.id, x.price, x.size].join(d))
+    const file = join(dir, name)
+    writeFileSync(file, [['ts', 'symbol', 'id', 'price', 'size'].join(d), ...rows].join('\n') + '\n')
+    return file
+  }
+  const comma = await collect(write('trades.csv', ','))
+  assert.equal(comma.length, 200)
+  assert.deepEqual(
+    comma.map((r) => ('trade' in r ? [r.trade.id, r.trade.price, r.trade.size] : r.unparsed.reason)),
+    trades.map((x) => [x.id, x.price, x.size]),
+  )
+  // Seen before: each was refused, its header read as one column ("ts\tsymbol\tid…").
+  for (const [name, d] of [
+    ['trades.tsv', '\t'],
+    ['trades-semicolon.csv', ';'],
+    ['trades-pipe.txt', '|'],
+  ] as const)
+    assert.deepEqual(await collect(write(name, d)), comma, name)
+})
+
+test('a byte-order mark before the first line is not part of it, in every format', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const bom = '\uFEFF'
+  const files: [string, string][] = [
+    ['trades.ndjson', '{"symbol":"AAPL","ts":"2026-11-24T15:30:00Z","price":"189.5","size":"10"}\n'],
+    ['trades.csv', 'ts,symbol,price,size\r\n2026-11-24T15:30:00Z,AAPL,189.5,10\r\n'],
+    [
+      'feed.txt',
+      '1723161255088176367 {"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}\n',
+    ],
+  ]
+  for (const [name, text] of files) {
+    const file = join(dir, name)
+    writeFileSync(file, bom + text)
+    const recs = await collect(file)
+    // Seen before: the NDJSON line was dead-lettered as not JSON, the feed read as a CSV.
+    assert.equal(recs.length, 1, name)
+    assert.ok('trade' in recs[0]!, `${name}: ${JSON.stringify(recs[0])}`)
+  }
 })

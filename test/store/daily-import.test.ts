@@ -2,6 +2,10 @@
 // the rows with missing prices (and impossible bars) dead-lettered, and a re-run changes nothing.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { connectPostgres } from '../../src/store/db.ts'
 import { runCli } from '../support/cli.ts'
 import { createTestDatabase } from '../support/postgres.ts'
@@ -55,4 +59,38 @@ test('tickflow replay --format daily-bars fills 1d bars and dead-letters rows th
   const [after] = await db.query<{ n: string }>("select count(*)::text as n from bars where interval = '1d'")
   const [dead] = await db.query<{ n: string }>('select count(*)::text as n from dead_letters')
   assert.deepEqual([after!.n, dead!.n], [String(bars), '23'])
+})
+
+test('a semicolon- or tab-separated daily-bars file imports as its comma-separated twin', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'daily-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  // The first 200 rows of the S&P 500 file (the excerpt's too), which include rows without prices.
+  const lines = gunzipSync(readFileSync(dataFile('all_stocks_5yr.csv.gz').path))
+    .toString('utf8')
+    .split('\n')
+    .slice(0, 201)
+  const bars = async (d: string): Promise<string[]> => {
+    const database = await createTestDatabase()
+    t.after(() => database.drop())
+    const file = join(dir, `daily-${d === '\t' ? 'tab' : d}.csv`)
+    writeFileSync(file, lines.map((l) => l.replaceAll(',', d)).join('\n') + '\n')
+    const run = await runCli(['replay', file, '--format', 'daily-bars'], {
+      DATABASE_URL: database.url,
+      KAFKA_BROKERS: '',
+    })
+    assert.equal(run.code, 0, run.output)
+    const db = connectPostgres(database.url)
+    t.after(() => db.close())
+    const rows = await db.query<{ row: string }>(
+      `select concat_ws(' ', symbol, bucket::date, open, high, low, close, volume) as row from bars order by symbol, bucket`,
+    )
+    const [dead] = await db.query<{ n: string }>('select count(*)::text as n from dead_letters')
+    return [...rows.map((r) => r.row), `dead ${dead!.n}`]
+  }
+  const comma = await bars(',')
+  // Every one of the 200 rows is a bar or a dead letter.
+  assert.equal(comma.length - 1 + Number(comma.at(-1)!.split(' ')[1]), 200)
+  // Seen before: "no date column in [\"date;open;high;…\"]" and nothing imported.
+  assert.deepEqual(await bars(';'), comma)
+  assert.deepEqual(await bars('\t'), comma)
 })
