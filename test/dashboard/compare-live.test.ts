@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Page } from 'playwright-core'
-import { openLiveUp, readState, watchRequests } from '../support/dashboard.ts'
+import { openLiveUp, readState, sampleWithSlowResponses, watchRequests } from '../support/dashboard.ts'
 
 interface Compare {
   tickflow: number
@@ -40,18 +40,7 @@ test('vs Spark follows live candles while trades stream in', async (t) => {
 })
 
 test('vs Spark follows live candles when each response takes longer than the reload period', async (t) => {
-  const { page, errors, address } = await openLiveUp(t)
-  await page.route('**/api/v1/bars?**', async (route) => {
-    if (sparkBars(route.request().url())) await sleep(800)
-    await route.continue()
-  })
-  const spark = watchRequests(page, sparkBars)
-  const samples = await sampleCompare(page, address)
-  const seen = JSON.stringify(samples)
-  t.diagnostic(`${spark.answered} responses, at most ${spark.mostInFlight} at once; ${seen}`)
-  assert.ok(samples.at(-1)!.candles >= samples[0]!.candles + 5, `candles did not stream: ${seen}`)
-  assert.equal(spark.mostInFlight, 1, `${spark.mostInFlight} Spark requests at once`)
-  assert.ok(spark.answered >= 6, `${spark.answered} Spark responses in 8 s: ${seen}`)
+  const { samples, seen, errors } = await sampleWithSlowResponses(t, sparkBars, 'Spark', sampleCompare)
   // A drawn comparison is at most two requests old (1.6 s, two candles), plus the candle still
   // open and one of slack for a loaded machine.
   for (const s of samples.slice(2))

@@ -9,7 +9,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Page } from 'playwright-core'
-import { openLiveUp, readState, watchRequests } from '../support/dashboard.ts'
+import { openLiveUp, readState, sampleWithSlowResponses, watchRequests } from '../support/dashboard.ts'
 
 const indicators = (url: string): boolean => url.includes('/api/v1/indicators?')
 
@@ -39,20 +39,8 @@ test('indicator panes follow live candles while trades stream in', async (t) => 
 })
 
 test('indicator panes follow live candles when each response takes longer than the reload period', async (t) => {
-  const { page, errors, address } = await openLiveUp(t)
-  // Every indicator response held back 800 ms, longer than the 500 ms between live reloads.
-  await page.route('**/api/v1/indicators?**', async (route) => {
-    await sleep(800)
-    await route.continue()
-  })
-  const requests = watchRequests(page, indicators)
-  const samples = await sampleSma(page, address)
-  const seen = JSON.stringify(samples)
-  t.diagnostic(`${requests.answered} responses, at most ${requests.mostInFlight} at once; ${seen}`)
-  assert.ok(samples.at(-1)!.candles >= samples[0]!.candles + 5, `candles did not stream: ${seen}`)
   // One request at a time: a reload due while one runs waits for it, instead of piling up.
-  assert.equal(requests.mostInFlight, 1, `${requests.mostInFlight} indicator requests at once`)
-  assert.ok(requests.answered >= 6, `${requests.answered} indicator responses in 8 s: ${seen}`)
+  const { samples, seen, errors } = await sampleWithSlowResponses(t, indicators, 'indicator', sampleSma)
   // A drawn response is at most two requests old (1.6 s, two candles), plus SMA(3)'s first two
   // candles and a candle of slack for a loaded machine.
   for (const s of samples.slice(2))

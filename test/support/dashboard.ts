@@ -189,3 +189,33 @@ export async function openLiveUp(t: TestContext): Promise<Session & { address: s
   await sleep(2000)
   return { ...(await openBrowser(t)), address }
 }
+
+/**
+ * A live overlay under responses slower than its reload period: `tickflow up` streaming, every
+ * response whose URL matches held back 800 ms (longer than the 500 ms between live reloads), and
+ * `sample` run on the page. Asserts that candles streamed meanwhile, that the overlay's requests
+ * ran one at a time, and that at least six were answered in the 8 s.
+ */
+export async function sampleWithSlowResponses<S extends { candles: number }>(
+  t: TestContext,
+  match: (url: string) => boolean,
+  what: string,
+  sample: (page: Page, address: string) => Promise<S[]>,
+): Promise<{ samples: S[]; seen: string; errors: string[] }> {
+  const { page, errors, address } = await openLiveUp(t)
+  await page.route(
+    (url) => match(url.href),
+    async (route) => {
+      await sleep(800)
+      await route.continue()
+    },
+  )
+  const requests = watchRequests(page, match)
+  const samples = await sample(page, address)
+  const seen = JSON.stringify(samples)
+  t.diagnostic(`${requests.answered} responses, at most ${requests.mostInFlight} at once; ${seen}`)
+  assert.ok(samples.at(-1)!.candles >= samples[0]!.candles + 5, `candles did not stream: ${seen}`)
+  assert.equal(requests.mostInFlight, 1, `${requests.mostInFlight} ${what} requests at once`)
+  assert.ok(requests.answered >= 6, `${requests.answered} ${what} responses in 8 s: ${seen}`)
+  return { samples, seen, errors }
+}
