@@ -41,13 +41,14 @@ function unknownCommand(name: string): UsageError {
  * refuses it with its name and range.
  */
 function negativeValues(argv: string[], options: ReturnType<typeof optionsOf>): string[] {
-  return argv.flatMap((a, i) => {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const [a, next] = [argv[i]!, argv[i + 1] ?? '']
     const takesValue = /^--[^=]+$/.test(a) && options[a.slice(2)]?.type === 'string'
-    if (takesValue && /^-\d/.test(argv[i + 1] ?? '')) return [`${a}=${argv[i + 1]}`]
-    const prev = argv[i - 1] ?? ''
-    if (/^-\d/.test(a) && /^--[^=]+$/.test(prev) && options[prev.slice(2)]?.type === 'string') return []
-    return [a]
-  })
+    if (takesValue && /^-\d/.test(next)) out.push(`${a}=${argv[++i]}`)
+    else out.push(a)
+  }
+  return out
 }
 
 function parse(argv: string[], command: Command | undefined): ReturnType<typeof parseArgs> {

@@ -80,8 +80,12 @@ async function input(file: string): Promise<Readable> {
 }
 
 /** Where each field's column is in a header line, or TF_REPLAY_COLUMNS naming the one missing. */
-function columnIndex(headerLine: string, columns: Record<string, string>): Record<string, number> {
-  const header = headerLine.split(delimiterOf(headerLine)).map((h) => h.trim().toLowerCase())
+function columnIndex(
+  headerLine: string,
+  delimiter: Delimiter,
+  columns: Record<string, string>,
+): Record<string, number> {
+  const header = headerLine.split(delimiter).map((h) => h.trim().toLowerCase())
   const idx: Record<string, number> = {}
   for (const [field, names] of Object.entries(aliases)) {
     const wanted = columns[field]?.toLowerCase()
@@ -132,8 +136,8 @@ export async function importDailyBars(
     const text = next.value
     line++
     if (!idx) {
-      idx = columnIndex(text, columns)
       delimiter = delimiterOf(text)
+      idx = columnIndex(text, delimiter, columns)
       continue
     }
     if (text.trim() === '') continue
