@@ -18,6 +18,7 @@ export const errorCodes = {
   TF_REPLAY_FILE: 'the replay file cannot be read, is not text or gzip, or is cut short or corrupt part-way',
   TF_SQL: 'a statement given to tickflow sql failed',
   TF_NO_STORE: 'tickflow sql found no embedded store in the data directory',
+  TF_DISK_FULL: "the disk holding the store (the embedded data directory, or PostgreSQL's) is full",
   TF_REGISTRY: 'the schema registry cannot be reached or fails a request',
   TF_SCHEMA_REJECTED: 'the schema registry refused the producer schema (incompatible or invalid)',
   TF_SPARK: 'the Spark job (analytics/spark) is not built, or java cannot start it',
@@ -92,6 +93,17 @@ export class InputCutShortError extends TickflowError {
   constructor(message: string, options: TickflowErrorOptions = {}) {
     super('TF_REPLAY_FILE', message, options)
     this.name = 'InputCutShortError'
+  }
+}
+
+/**
+ * The disk holding the store is full. What was committed stays; what was in hand was not stored and
+ * is stored when the command runs again after space is freed.
+ */
+export class DiskFullError extends TickflowError {
+  constructor(message: string, options: TickflowErrorOptions = {}) {
+    super('TF_DISK_FULL', message, options)
+    this.name = 'DiskFullError'
   }
 }
 

@@ -13,7 +13,7 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka'
-import { ServiceError, errorMessage } from '../errors.ts'
+import { ServiceError, TickflowError, errorMessage } from '../errors.ts'
 import type { ClientBase } from './kafka-producer.ts'
 import { RefetchFilter, STALL_OPTIONS, watchHeartbeatStall } from './kafka-workarounds.ts'
 import type { AheadHandler, BatchHandler, BusConsumer, BusMessage, ConsumerOptions } from './types.ts'
@@ -95,6 +95,11 @@ export class KafkaBusConsumer implements BusConsumer {
         throw new ServiceError('kafka', 'the Kafka consumer stream ended unexpectedly')
       } catch (err) {
         if (this.#stopping) break
+        // The handler gave up for good (the store's disk is full): a new client cannot help.
+        if (err instanceof TickflowError && !err.retryable && err.code !== 'TF_KAFKA') {
+          await this.close()
+          throw err
+        }
         this.#phase = 'replacing'
         // Offsets read through the failed client are committed by no one: they are read again.
         this.#dropUncommitted()

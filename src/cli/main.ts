@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { allSettings, loadAll } from './settings.ts'
-import { TickflowError, UsageError, errorMessage } from '../errors.ts'
+import { DiskFullError, TickflowError, UsageError, errorMessage } from '../errors.ts'
+import { isDiskFull } from '../store/disk-full.ts'
 import type { LoadedConfig } from '../config/load.ts'
 import type { Command, CommandContext } from './command.ts'
 import { commands } from './commands/index.ts'
@@ -120,7 +121,15 @@ function debugging(): boolean {
 }
 
 /** The one line for a failure (exit 2 for usage and configuration, 1 otherwise). */
-export function report(err: unknown): number {
+export function report(thrown: unknown): number {
+  // Any command's write can meet a full disk (a migration, an import, a purge's vacuum).
+  const err =
+    !(thrown instanceof TickflowError) && isDiskFull(thrown)
+      ? new DiskFullError(
+          `the disk holding the store is full (${errorMessage(thrown)}): free space on it, then run the command again`,
+          { cause: thrown },
+        )
+      : thrown
   const known = err instanceof TickflowError
   const code = known ? err.code : 'TF_INTERNAL'
   const what = known ? err.message : `unexpected error: ${errorMessage(err)}`

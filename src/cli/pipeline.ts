@@ -7,7 +7,7 @@ import type { BarUpdate } from '../processor/lateness.ts'
 import type { Db } from '../store/db.ts'
 import type { BatchResult } from '../store/ticks.ts'
 import { pump } from '../sources/pump.ts'
-import { InputCutShortError } from '../errors.ts'
+import { DiskFullError, InputCutShortError } from '../errors.ts'
 import type { CommandContext } from './command.ts'
 import { waitCaughtUp } from './caught-up.ts'
 import { createEncoder, withRuntime, type Runtime } from './runtime.ts'
@@ -40,7 +40,8 @@ async function summary(db: Db, sent: number): Promise<string> {
 
 export async function runPipeline(ctx: CommandContext, sourceName: string): Promise<number> {
   let line: string | undefined
-  let cutShort: InputCutShortError | undefined
+  // A failure the command ends with after it has said what the store holds.
+  let failure: InputCutShortError | DiskFullError | undefined
   const code = await withRuntime(ctx.config, 'tickflow', async (rt) => {
     const opened: { db?: Db } = {}
     const source = sourceFor(ctx, sourceName, {
@@ -91,13 +92,14 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
       encode,
     })
     const sent = await untilSourceEnds(rt, produced, processor.done).catch((err: unknown) => {
-      // A file cut short: what was read before it is stored, then the command fails with why.
-      if (!(err instanceof InputCutShortError)) throw err
-      cutShort = err
+      // A file cut short: what was read before it is stored, then the command fails with why. A
+      // full disk stopped the processor: nothing more can be stored, but the store can be counted.
+      if (!(err instanceof InputCutShortError || err instanceof DiskFullError)) throw err
+      failure = err
       return counted
     })
     stopBar()
-    const complete = await drain(rt, db, ctx.config)
+    const complete = failure instanceof DiskFullError ? false : await drain(rt, db, ctx.config)
     // Stopped by a signal: the batch in hand is committed (or not) before the store is counted,
     // so the last line tells what the store holds once the command has exited.
     if (rt.signal.aborted) await processor.close()
@@ -106,7 +108,7 @@ export async function runPipeline(ctx: CommandContext, sourceName: string): Prom
     return complete ? 0 : 1
   })
   if (line) say(line) // after everything closed, so it is the last line (but for a failure's)
-  if (cutShort) throw cutShort
+  if (failure) throw failure
   return code
 }
 

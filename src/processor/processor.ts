@@ -16,7 +16,8 @@ import { classify, type Classified, type ValidationOptions } from './validate.ts
 import { prepareWrite, uniqueOffsets, writeBatch } from './plan.ts'
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, deadLetterRequests } from './dead-letters.ts'
 import { StepError, failedStep, isContentFailure } from './failures.ts'
-import { errorMessage } from '../errors.ts'
+import { DiskFullError, errorMessage } from '../errors.ts'
+import { isDiskFull } from '../store/disk-full.ts'
 import { AvroTradeDecoder, isAvroFramed } from '../bus/wire.ts'
 import type { SchemaRegistry } from '../bus/registry.ts'
 import { backoffDelay } from '../util/backoff.ts'
@@ -283,6 +284,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
         return await fn()
       } catch (err) {
         if (closing || isContentFailure(err)) throw err
+        if (isDiskFull(err)) throw diskFull(err)
         const step = failedStep(err)
         if (step === 'database write') o.metrics.dbWriteErrors.inc()
         const delay = backoffDelay(STEP_RETRY, attempt)
@@ -294,6 +296,16 @@ export function startProcessor(o: ProcessorOptions): Processor {
       }
     }
   }
+
+  // Retrying a full disk only waits for someone to free space, while the command looks alive: it
+  // stops instead, the batch in hand neither stored nor its offsets committed.
+  const diskFull = (err: unknown): DiskFullError =>
+    new DiskFullError(
+      `${o.store.db.kind === 'pglite' ? 'the disk holding the embedded store' : "PostgreSQL's disk"} is full (${errorMessage(err)}): ` +
+        'the batch in hand was not stored; free space (tickflow purge --before TIME removes old history), ' +
+        'then run the command again to store the rest',
+      { cause: err },
+    )
 
   const refreshLag = (): void =>
     void updateLag().catch((err: unknown) => o.log.debug({ err: errorMessage(err) }, 'lag update failed'))

@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import type { PGlite } from '@electric-sql/pglite'
 import { Worker } from 'node:worker_threads'
+import { embeddedDiskFull } from './disk-full.ts'
 import { seedPglite } from './pglite-seed.ts'
 import { keepWasmAtBaseline } from './wasm-tier.ts'
 import type { CopyRows } from './copy-text.ts'
@@ -208,6 +209,14 @@ export function connectPostgres(url: string, options: { max?: number; applicatio
  * half the peak memory, slower statements.
  */
 export async function openPglite(dataDir: string, options: { optimize?: boolean } = {}): Promise<Db> {
+  try {
+    return await openPgliteThread(dataDir, options)
+  } catch (err) {
+    throw embeddedDiskFull(dataDir, err) ?? err
+  }
+}
+
+async function openPgliteThread(dataDir: string, options: { optimize?: boolean }): Promise<Db> {
   await seedPglite(dataDir)
   if (options.optimize === false) keepWasmAtBaseline()
   const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url), { workerData: { dataDir } })

@@ -6,11 +6,22 @@
 // be made or copied (no cache directory, a read-only home) only costs the time it saves: PGlite
 // then initialises the store itself, as before.
 import { execFile } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { DiskFullError } from '../errors.ts'
+import { freeBytes, isDiskFull } from './disk-full.ts'
 import { BASELINE_WASM_FLAGS } from './wasm-tier.ts'
 
 const run = promisify(execFile)
@@ -69,15 +80,37 @@ function template(): Promise<string> {
 export async function seedPglite(dataDir: string): Promise<boolean> {
   if (isCluster(dataDir) || !isEmptyOrMissing(dataDir)) return false
   const tmp = scratch(dataDir)
+  let source: string | undefined
   try {
-    cpSync(await template(), tmp, { recursive: true })
+    source = await template()
+    cpSync(source, tmp, { recursive: true })
     // The copy appears whole or not at all.
     rmSync(dataDir, { recursive: true, force: true })
     renameSync(tmp, dataDir)
     return true
-  } catch {
+  } catch (err) {
     rmSync(tmp, { recursive: true, force: true })
+    // A disk too full for the copy is too full for PGlite's own initdb as well, which would only
+    // fail later, after a second of work and a gigabyte of memory, leaving half a store behind.
+    // (A copy onto a full tmpfs fails with EIO, not ENOSPC: the room left says it.)
+    const needed = source === undefined ? 0 : treeBytes(source)
+    const free = freeBytes(dirname(tmp)) ?? Infinity
+    if (isDiskFull(err) || free < needed)
+      throw new DiskFullError(
+        `the disk holding the embedded store ${dataDir} is full (a new store needs ${mib(needed)} MiB, ${mib(free)} MiB free): free space on it, then run the command again`,
+        { cause: err },
+      )
     mkdirSync(dataDir, { recursive: true })
     return false
   }
+}
+
+const mib = (bytes: number): string => (bytes / (1024 * 1024)).toFixed(1)
+
+/** The bytes of the files under `dir`. */
+function treeBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
+  return total
 }

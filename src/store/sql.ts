@@ -9,6 +9,7 @@ import pg from 'pg'
 import type { PGlite } from '@electric-sql/pglite'
 import { ConfigError, TickflowError, errorMessage } from '../errors.ts'
 import { withEmbeddedSettings } from './db.ts'
+import { embeddedDiskFull } from './disk-full.ts'
 
 export interface SqlResult {
   /** Column names and whether the column is numeric (right-aligned in a table). */
@@ -45,6 +46,8 @@ export async function openEmbedded(dir: string): Promise<PGlite> {
   const db = await PGlite.create({
     dataDir: dir,
     startParams: withEmbeddedSettings(PGlite.defaultStartParams),
+  }).catch((err: unknown) => {
+    throw embeddedDiskFull(dir, err) ?? err
   })
   await db.exec("set time zone 'UTC'")
   return db

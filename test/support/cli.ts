@@ -10,10 +10,17 @@ export interface CliProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
-export function startCli(args: string[], env: Record<string, string>, cwd = root): CliProcess {
+/** `wrap` prefixes the command line (e.g. to run it in another namespace: test/support/small-disk.ts). */
+export function startCli(
+  args: string[],
+  env: Record<string, string>,
+  cwd = root,
+  wrap: string[] = [],
+): CliProcess {
   // As ./tickflow starts the command.
   const flags = nodeFlagsFor(args[0])
-  const child = spawn(process.execPath, [...flags, join(root, 'bin/tickflow.js'), ...args], {
+  const line = [...wrap, process.execPath, ...flags, join(root, 'bin/tickflow.js'), ...args]
+  const child = spawn(line[0]!, line.slice(1), {
     cwd,
     env: { ...envFor(args[0]), ...process.env, LOG_LEVEL: 'warn', HTTP_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

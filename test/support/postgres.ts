@@ -42,17 +42,23 @@ function pgBinDir(): string {
   }
 }
 
-/** Starts a throwaway cluster on `port`; as root it runs as the postgres user (initdb refuses root). */
+/**
+ * Starts a throwaway cluster on `port`; as root it runs as the postgres user (initdb refuses root).
+ * `wrap` prefixes its commands (the server then runs in the namespace they enter).
+ */
 export function startThrowawayCluster(
   port: number,
+  wrap: string[] = [],
 ): PostgresServer & { dataDir: string; restart(): void; stopNow(): void; startNow(): void } {
   const bin = pgBinDir()
   const dir = mkdtempSync(join(tmpdir(), 'tickflow-pg-'))
   const asRoot = process.getuid?.() === 0
   const run = (cmd: string, args: string[]): void => {
     const full = join(bin, cmd)
-    if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', full, ...args], { stdio: 'ignore' })
-    else execFileSync(full, args, { stdio: 'ignore' })
+    // Stopping signals the server by its pid: it needs no namespace (which may be gone by then).
+    const within = cmd === 'pg_ctl' && args.includes('stop') ? [] : wrap
+    const line = [...within, ...(asRoot ? ['runuser', '-u', 'postgres', '--'] : []), full, ...args]
+    execFileSync(line[0]!, line.slice(1), { stdio: 'ignore' })
   }
   if (asRoot)
     chownSync(
