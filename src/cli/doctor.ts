@@ -136,6 +136,14 @@ async function migrationCheck(db: ReturnType<typeof connectPostgres>): Promise<C
   const all = listMigrations()
   const pending = all.filter((m) => !applied.has(m.version)).map((m) => `${m.version} ${m.name}`)
   const done = all.length - pending.length
+  const known = new Set(all.map((m) => m.version))
+  const newer = [...applied].filter((v) => !known.has(v)).sort((a, b) => a - b)
+  if (newer.length > 0)
+    return {
+      name: 'migrations',
+      status: 'FAIL',
+      detail: `a newer tickflow migrated this store (migrations ${newer.join(', ')} are unknown here): run that version, or use another store`,
+    }
   return pending.length === 0
     ? { name: 'migrations', status: 'ok', detail: `${done}/${all.length} applied` }
     : {

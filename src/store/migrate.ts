@@ -3,7 +3,8 @@
 // advisory lock serialises them, and applied versions are skipped.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Db } from './db.ts'
+import { TickflowError } from '../errors.ts'
+import type { Db, Queryable } from './db.ts'
 import { mergeDayPartitions } from './partitions.ts'
 
 const dir = join(import.meta.dirname, 'migrations')
@@ -36,6 +37,7 @@ export async function migrate(db: Db): Promise<number[]> {
     await tx.query(
       'create table if not exists schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())',
     )
+    await refuseNewer(tx)
   })
   for (const m of listMigrations()) {
     // Day partitions of an older store are merged (migration 003) before later migrations touch
@@ -52,4 +54,23 @@ export async function migrate(db: Db): Promise<number[]> {
   }
   await mergeDayPartitions(db)
   return applied
+}
+
+/**
+ * A store a newer tickflow has migrated may hold tables, columns or meanings this one does not
+ * know, and writing to it could corrupt them: it is refused before anything is written, naming the
+ * migrations this tickflow lacks. (Processes already running against it are not affected.)
+ */
+async function refuseNewer(db: Queryable): Promise<void> {
+  const known = new Set(listMigrations().map((m) => m.version))
+  const rows = await db.query<{ version: number; name: string }>(
+    'select version, name from schema_migrations order by version',
+  )
+  const unknown = rows.filter((r) => !known.has(r.version))
+  if (unknown.length === 0) return
+  const names = unknown.map((r) => `${String(r.version).padStart(3, '0')}_${r.name}`).join(', ')
+  throw new TickflowError(
+    'TF_STORE_VERSION',
+    `the store was migrated by a newer tickflow: it holds migration${unknown.length > 1 ? 's' : ''} ${names}, which this one does not know; run that version, or use another store`,
+  )
 }
