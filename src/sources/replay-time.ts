@@ -72,18 +72,24 @@ const isoPattern =
 const timeOfDayPattern = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?$/
 
 /**
- * Wall-clock time in a zone → its whole second in UTC, `YYYY-MM-DDTHH:MM:SS`. Cached per second:
- * a file has many trades per second, and zone rules change only at whole seconds. Local times that occur twice or
- * never (daylight-saving changes) throw a RangeError: the row cannot be read without a guess.
+ * A wall-clock second in a zone, in UTC (`YYYY-MM-DDTHH:MM:SS`): one second, or two when clocks went
+ * back over it (the repeated hour: the first pass, then the second), or none when they went forward
+ * over it.
+ */
+type ZoneSecond = string | { earlier: string; later: string } | { skipped: true }
+
+/**
+ * Wall-clock time in a zone → its second in UTC. Cached per second: a file has many trades per
+ * second, and zone rules change only at whole seconds. Throws a RangeError for an impossible date.
  */
 function secondInZone(
-  cache: Map<string, string>,
+  cache: Map<string, ZoneSecond>,
   day: string,
   h: number,
   m: number,
   s: number,
   zone: string,
-): string {
+): ZoneSecond {
   const key = `${zone} ${day} ${h}:${m}:${s}`
   let second = cache.get(key)
   if (second === undefined) {
@@ -92,13 +98,30 @@ function secondInZone(
       { year, month, day: dayOfMonth, hour: h, minute: m, second: s },
       { overflow: 'reject' },
     )
-    const ns = local.toZonedDateTime(zone, { disambiguation: 'reject' }).epochNanoseconds
-    second = isoFromNs(ns).slice(0, 19)
+    const utc = (d: 'earlier' | 'later'): Temporal.ZonedDateTime =>
+      local.toZonedDateTime(zone, { disambiguation: d })
+    const [earlier, later] = [utc('earlier'), utc('later')]
+    const text = (z: Temporal.ZonedDateTime): string => isoFromNs(z.epochNanoseconds).slice(0, 19)
+    // The two readings differ only where clocks change: a repeated time has both on its clock, a
+    // skipped one neither.
+    second =
+      earlier.epochNanoseconds === later.epochNanoseconds
+        ? text(earlier)
+        : earlier.toPlainDateTime().equals(local)
+          ? { earlier: text(earlier), later: text(later) }
+          : { skipped: true }
     if (cache.size > 100_000) cache.clear()
     cache.set(key, second)
   }
   return second
 }
+
+/**
+ * How far a time of the repeated hour, read as its first pass, may lie behind the row before it
+ * (of the same symbol) and still be the first pass: a recording a little out of order. Further
+ * behind, it is the second pass. A time that fits both is the first pass.
+ */
+const OUT_OF_ORDER_MS = 5 * 60_000
 
 /**
  * A time within a whole second → the ISO form isoFromNs gives (microseconds, truncated), built from
@@ -122,16 +145,53 @@ function offsetZone(offset: string): string {
 
 /**
  * A reader of one file's timestamps: raw value → ISO UTC with microseconds, or undefined when the
- * value does not fit the file's format. Throws ReplayTimeError at the first value when the format
- * itself is not clear from the value and the settings.
+ * value does not fit the file's format (`why` then says what is wrong with it, when more can be
+ * said than that it cannot be read). Throws ReplayTimeError at the first value when the format
+ * itself is not clear from the value and the settings. `key` (the row's symbol) lets a local time
+ * the clocks repeated be read by the file's order: the first pass, unless that would put it well
+ * before the row before it of the same key.
  */
-export function timeReader(settings: TimeSettings): (raw: string) => string | undefined {
-  const cache = new Map<string, string>()
+export interface TimeReader {
+  (raw: string, key?: string): string | undefined
+  why: string | undefined
+}
+
+export function timeReader(settings: TimeSettings): TimeReader {
+  const cache = new Map<string, ZoneSecond>()
+  // Each key's last local time read, as ISO (parsed only when a repeated time needs it).
+  const lastLocal = new Map<string, string>()
   let unit = settings.tsUnit
   let first = true
+  let why: string | undefined
   const refuse = (message: string): undefined => {
     if (first) throw new ReplayTimeError(message)
     return undefined
+  }
+  /** The row's time from its local second: a repeated one by the order of the rows. */
+  const local = (
+    second: ZoneSecond,
+    micros: string,
+    raw: string,
+    zone: string,
+    key: string,
+  ): string | undefined => {
+    if (typeof second === 'string') {
+      const iso = withMicros(second, micros)
+      lastLocal.set(key, iso)
+      return iso
+    }
+    if ('skipped' in second) {
+      why = `time ${JSON.stringify(raw)} does not exist in ${zone}: the clocks went forward over it`
+      return undefined
+    }
+    const earlier = withMicros(second.earlier, micros)
+    const before = lastLocal.get(key)
+    const iso =
+      before !== undefined && Date.parse(before) - Date.parse(earlier) > OUT_OF_ORDER_MS
+        ? withMicros(second.later, micros)
+        : earlier
+    lastLocal.set(key, iso)
+    return iso
   }
   const epoch = (v: string): string | undefined => {
     if (unit === undefined) {
@@ -145,7 +205,7 @@ export function timeReader(settings: TimeSettings): (raw: string) => string | un
     }
     return isoFromNs(countToNs(v, unit))
   }
-  const zoned = (v: string): string | undefined => {
+  const zoned = (v: string, key: string): string | undefined => {
     const m = isoPattern.exec(v)
     if (!m) return undefined
     const [, day, h = '0', mi = '0', s = '0', frac, offset] = m
@@ -154,13 +214,15 @@ export function timeReader(settings: TimeSettings): (raw: string) => string | un
       return refuse(
         `timestamp ${JSON.stringify(v)} has no time zone: say which zone it is in with --timezone ZONE (an IANA name such as America/New_York, or UTC)`,
       )
+    let second: ZoneSecond
     try {
-      return withMicros(secondInZone(cache, day!, +h, +mi, +s, zone), (frac ?? '').slice(0, 6).padEnd(6, '0'))
+      second = secondInZone(cache, day!, +h, +mi, +s, zone)
     } catch {
-      return undefined // an impossible date, or a local time that is repeated or skipped
+      return undefined // an impossible date
     }
+    return local(second, (frac ?? '').slice(0, 6).padEnd(6, '0'), v, zone, key)
   }
-  const timeOfDay = (v: string): string | undefined => {
+  const timeOfDay = (v: string, key: string): string | undefined => {
     let ns: bigint
     const m = timeOfDayPattern.exec(v)
     if (m) ns = ((BigInt(m[1]!) * 60n + BigInt(m[2]!)) * 60n + BigInt(m[3] ?? 0)) * unitNs.s + fracNs(m[4])
@@ -176,22 +238,27 @@ export function timeReader(settings: TimeSettings): (raw: string) => string | un
     const h = Number(secs / 3600n)
     const mi = Number((secs / 60n) % 60n)
     const s = Number(secs % 60n)
+    let second: ZoneSecond
     try {
-      const micros = String((ns % unitNs.s) / 1000n).padStart(6, '0')
-      return withMicros(secondInZone(cache, settings.date!, h, mi, s, settings.timezone!), micros)
+      second = secondInZone(cache, settings.date!, h, mi, s, settings.timezone!)
     } catch {
       return undefined
     }
+    return local(second, String((ns % unitNs.s) / 1000n).padStart(6, '0'), v, settings.timezone!, key)
   }
-  return (raw: string): string | undefined => {
+  const read = (raw: string, key = ''): string | undefined => {
     const v = raw.trim()
+    why = undefined
     let out: string | undefined
-    if (settings.date !== undefined) out = timeOfDay(v)
+    if (settings.date !== undefined) out = timeOfDay(v, key)
     else if (/^\d+(\.\d+)?$/.test(v)) out = epoch(v)
-    else out = zoned(v)
+    else out = zoned(v, key)
     // The format is settled by the first value that could be read; an empty or garbled first
     // row does not waive the questions for the rest of the file.
     if (out !== undefined) first = false
+    reader.why = why
     return out
   }
+  const reader: TimeReader = Object.assign(read, { why: undefined as string | undefined })
+  return reader
 }

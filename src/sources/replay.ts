@@ -165,10 +165,11 @@ function unreadable(
   price: string | undefined,
   px: string | undefined,
   size: string | undefined,
+  timeWhy: string | undefined,
 ): string | undefined {
   if (!symbol) return 'no symbol'
   if (ts === undefined) return 'no time'
-  if (!iso) return `time ${JSON.stringify(ts.slice(0, 60))} cannot be read`
+  if (!iso) return timeWhy ?? `time ${JSON.stringify(ts.slice(0, 60))} cannot be read`
   if (price === undefined) return 'no price'
   if (px === undefined) return `price ${JSON.stringify(price.slice(0, 60))} cannot be read`
   if (size === undefined) return 'no size'
@@ -192,10 +193,10 @@ function recordMaker(o: ReplayOptions, binanceFeed: boolean): Make {
   const readPrice = priceReader(binanceFeed ? undefined : o.priceDivisor)
   return (symbol, ts, price, size, id, raw, conditions, tape) => {
     const codes = readConditions(conditions, tape)
-    const iso = ts === undefined ? undefined : readTs(ts)
-    const px = price === undefined ? undefined : readPrice(price)
     const sym = symbol ?? o.symbol
-    const why = unreadable(sym, ts, iso, price, px, size)
+    const iso = ts === undefined ? undefined : readTs(ts, sym?.toUpperCase())
+    const px = price === undefined ? undefined : readPrice(price)
+    const why = unreadable(sym, ts, iso, price, px, size, readTs.why)
     if (why || !sym || !iso || px === undefined || size === undefined)
       return unparsed(raw, why ?? 'unreadable', sym?.toUpperCase())
     const trade: Trade = {

@@ -66,23 +66,55 @@ test('a zone-less time is refused at the first row without --timezone, read in t
   )
 })
 
-test('local times skipped or repeated by a clock change are not guessed', () => {
+test('a local time the clocks skipped is not guessed: it cannot be read, and the reader says why', () => {
+  const r = timeReader({ timezone: 'America/New_York' })
+  assert.equal(r('2024-03-10 01:59:59.999999'), '2024-03-10T06:59:59.999999Z')
+  assert.equal(r.why, undefined)
+  assert.equal(r('2024-03-10 02:30:00'), undefined)
+  assert.equal(
+    r.why,
+    'time "2024-03-10 02:30:00" does not exist in America/New_York: the clocks went forward over it',
+  )
+  assert.equal(r('2024-03-10 03:00:00'), '2024-03-10T07:00:00.000000Z')
+  assert.equal(r.why, undefined)
+})
+
+// Seen before: every row of the hour New York clocks repeat on 2024-11-03 (01:00-01:59, twice) was
+// dead-lettered, so a zone-less recording of a 24-hour market lost two hours of that day.
+test('a local time the clocks repeated is read by the order of the rows: first pass, then second', () => {
+  const night = [
+    '2024-11-03 00:40:00',
+    '2024-11-03 01:00:00',
+    '2024-11-03 01:20:00',
+    '2024-11-03 01:40:00.5',
+    '2024-11-03 01:40:00.2', // a little out of order: still the first pass
+    '2024-11-03 01:59:59.999999',
+    '2024-11-03 01:00:00', // the clocks went back: the second pass
+    '2024-11-03 01:20:00',
+    '2024-11-03 01:40:00',
+    '2024-11-03 02:00:00',
+  ]
+  const utc = [
+    '2024-11-03T04:40:00.000000Z',
+    '2024-11-03T05:00:00.000000Z',
+    '2024-11-03T05:20:00.000000Z',
+    '2024-11-03T05:40:00.500000Z',
+    '2024-11-03T05:40:00.200000Z',
+    '2024-11-03T05:59:59.999999Z',
+    '2024-11-03T06:00:00.000000Z',
+    '2024-11-03T06:20:00.000000Z',
+    '2024-11-03T06:40:00.000000Z',
+    '2024-11-03T07:00:00.000000Z',
+  ]
+  assert.deepEqual(read({ timezone: 'America/New_York' }, ...night), utc)
+  // A file sorted by symbol, then time: each symbol's night is read on its own.
+  const r = timeReader({ timezone: 'America/New_York' })
+  assert.deepEqual([...night.map((v) => r(v, 'AAA')), ...night.map((v) => r(v, 'BBB'))], [...utc, ...utc])
+  // A time of day on that date, as exchange files write them, the same way.
+  const tod = timeReader({ timezone: 'America/New_York', date: '2024-11-03', tsUnit: 'ms' })
   assert.deepEqual(
-    read(
-      { timezone: 'America/New_York' },
-      '2024-03-10 01:59:59.999999',
-      '2024-03-10 02:30:00', // skipped
-      '2024-03-10 03:00:00',
-      '2024-11-03 01:30:00', // happened twice
-      '2024-11-03 02:00:00',
-    ),
-    [
-      '2024-03-10T06:59:59.999999Z',
-      undefined,
-      '2024-03-10T07:00:00.000000Z',
-      undefined,
-      '2024-11-03T07:00:00.000000Z',
-    ],
+    ['01:59:00', '01:01:00', String(90 * 60_000)].map((v) => tod(v)),
+    ['2024-11-03T05:59:00.000000Z', '2024-11-03T06:01:00.000000Z', '2024-11-03T06:30:00.000000Z'],
   )
 })
 
@@ -231,7 +263,7 @@ test('any wall-clock time in any zone, any fraction: the same instant as Tempora
         const [h, mi, s] = time.split(':').map(Number) as [number, number, number]
         let expected: string | undefined
         try {
-          const instant = Temporal.PlainDateTime.from(
+          const plain = Temporal.PlainDateTime.from(
             {
               year: y,
               month: mo,
@@ -245,11 +277,14 @@ test('any wall-clock time in any zone, any fraction: the same instant as Tempora
             },
             { overflow: 'reject' },
           )
-            .toZonedDateTime(zone, { disambiguation: 'reject' })
-            .toInstant()
-          expected = instant.toString({ fractionalSecondDigits: 6, roundingMode: 'trunc' })
+          // A time the clocks repeated, alone in its file, is the first pass; one they skipped is
+          // not read.
+          const zoned = plain.toZonedDateTime(zone, { disambiguation: 'earlier' })
+          expected = zoned.toPlainDateTime().equals(plain)
+            ? zoned.toInstant().toString({ fractionalSecondDigits: 6, roundingMode: 'trunc' })
+            : undefined
         } catch {
-          expected = undefined // a local time skipped or repeated by a daylight-saving change
+          expected = undefined // an impossible date
         }
         assert.equal(got, expected)
       },
