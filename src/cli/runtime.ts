@@ -22,6 +22,7 @@ import { SchemaRegistry } from '../bus/registry.ts'
 import { tradeEncoder, type TradeEncoder, type WireFormat } from '../bus/wire.ts'
 import { createLogger } from './logger.ts'
 import { lockDataDir } from './data-lock.ts'
+import { EmbeddedStatistics } from '../store/statistics.ts'
 import { gatedDb } from './gated-db.ts'
 import { makeDirs } from './make-dirs.ts'
 import { say } from './say.ts'
@@ -137,8 +138,24 @@ export class Runtime {
     const applied = await migrate(db)
     if (applied.length > 0) this.log.info({ applied }, 'database migrations applied')
     if (this.config.barsTimezone) await applyBarsTimezone(db, this.config.barsTimezone)
+    if (db.kind === 'pglite') {
+      // PGlite runs no autovacuum: the embedded store's statistics are kept here.
+      const statistics = new EmbeddedStatistics(db, {
+        periodic: !this.bulkLoad,
+        onAnalysed: (rows, ms) =>
+          this.log.info({ rows, ms: Math.round(ms) }, 'embedded store analysed (planner statistics)'),
+        onError: (err) => this.log.warn({ err: errorMessage(err) }, 'analysing the embedded store failed'),
+      })
+      await statistics.open()
+      // Closed after the processor (closers run last first), before the database.
+      this.defer('statistics', () => statistics.settle())
+      this.statistics = statistics
+    }
     return db
   }
+
+  /** The embedded store's statistics keeper, once its database is prepared. */
+  private statistics: EmbeddedStatistics | undefined
 
   /**
    * Binds the HTTP port first (so a port in use stops the command before it joins a group or
@@ -233,6 +250,13 @@ export class Runtime {
     const bus = this.bus()
     const store = new TickStore(db)
     await store.createAhead()
+    const statistics = this.statistics
+    const onCommitted: ProcessorOptions['onCommitted'] = statistics
+      ? (result, bars, now) => {
+          statistics.stored(result.stored.length)
+          extra.onCommitted?.(result, bars, now)
+        }
+      : extra.onCommitted
     const processor = startProcessor({
       bus,
       store,
@@ -248,6 +272,7 @@ export class Runtime {
       maxBatch: bus.kind === 'memory' ? EMBEDDED_MAX_BATCH : undefined,
       onFired: () => this.wakeWebhooks?.(),
       ...extra,
+      onCommitted,
     })
     // Partitions are created a day ahead; long-running processors renew them hourly.
     const ahead = setInterval(
