@@ -21,6 +21,9 @@ export interface KafkaBusOptions {
   producerLingerMs?: number
 }
 
+const LATEST = -1n
+const EARLIEST = -2n
+
 export function createKafkaBus(options: KafkaBusOptions): Bus {
   const clientId = options.clientId ?? 'tickflow'
   const warn = options.onWarning ?? (() => {})
@@ -45,6 +48,19 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
     } finally {
       await admin.close()
     }
+  }
+
+  /** Every partition's offset at `timestamp` (Kafka's ListOffsets: -1 latest, -2 earliest). */
+  function listOffsets(topic: string, timestamp: bigint): Promise<Map<number, bigint>> {
+    return withAdmin(async (admin) => {
+      const meta = await admin.metadata({ topics: [topic] })
+      const count = meta.topics.get(topic)?.partitionsCount ?? 0
+      const partitions = Array.from({ length: count }, (_, partitionIndex) => ({ partitionIndex, timestamp }))
+      const res = await admin.listOffsets({ topics: [{ name: topic, partitions }] })
+      const out = new Map<number, bigint>()
+      for (const t of res) for (const p of t.partitions) out.set(p.partitionIndex, p.offset)
+      return out
+    })
   }
 
   return {
@@ -106,20 +122,8 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
       })
     },
 
-    async endOffsets(topic: string): Promise<Map<number, bigint>> {
-      return withAdmin(async (admin) => {
-        const meta = await admin.metadata({ topics: [topic] })
-        const count = meta.topics.get(topic)?.partitionsCount ?? 0
-        const partitions = Array.from({ length: count }, (_, partitionIndex) => ({
-          partitionIndex,
-          timestamp: -1n,
-        }))
-        const res = await admin.listOffsets({ topics: [{ name: topic, partitions }] })
-        const out = new Map<number, bigint>()
-        for (const t of res) for (const p of t.partitions) out.set(p.partitionIndex, p.offset)
-        return out
-      })
-    },
+    endOffsets: (topic: string): Promise<Map<number, bigint>> => listOffsets(topic, LATEST),
+    startOffsets: (topic: string): Promise<Map<number, bigint>> => listOffsets(topic, EARLIEST),
 
     async close(): Promise<void> {
       await Promise.allSettled([...closers].map((c) => c()))

@@ -251,6 +251,11 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       return Promise.resolve(new Map(t.partitions.map((log, p) => [p, t.base[p]! + BigInt(log.length)])))
     },
 
+    startOffsets(topic: string): Promise<Map<number, bigint>> {
+      const t = topicOf(topic)
+      return Promise.resolve(new Map(t.partitions.map((_, p) => [p, t.base[p]!])))
+    },
+
     close(): Promise<void> {
       busClosed = true
       wake()

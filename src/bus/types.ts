@@ -90,5 +90,7 @@ export interface Bus {
   maxMessageBytes(topic: string): Promise<number | undefined>
   /** End offsets (next offset to be written) per partition. */
   endOffsets(topic: string): Promise<Map<number, bigint>>
+  /** Start offsets (the first offset still held; retention deletes below it) per partition. */
+  startOffsets(topic: string): Promise<Map<number, bigint>>
   close(): Promise<void>
 }

@@ -130,4 +130,18 @@ export interface WritePlan {
   skipped: number
   /** Alert firings caused by the batch's trades (src/processor/alerts.ts); absent = none. */
   firings?: AlertFiring[]
+  /** Partitions whose first new message lies past the offset stored before it; absent = none. */
+  gaps?: OffsetGap[]
+}
+
+/**
+ * Offsets a batch passed over: the group had stored up to `from` (next offset), and the batch's
+ * first new message of the partition is at `to`. The topic held no message between them when it
+ * was read: deleted by retention (or compacted away, or transaction markers).
+ */
+export interface OffsetGap {
+  topic: string
+  partition: number
+  from: bigint
+  to: bigint
 }

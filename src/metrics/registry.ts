@@ -21,6 +21,7 @@ export interface Metrics {
   ticksProduced: Counter
   ticksPersisted: Counter
   duplicatesSkipped: Counter
+  messagesMissed: Counter<'topic' | 'partition'>
   deadLetters: Counter<'reason'>
   lateTrades: Counter<'interval'>
   unmappedConditions: Counter<'source' | 'condition'>
@@ -98,6 +99,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     duplicatesSkipped: new Counter({
       name: 'tickflow_duplicates_skipped_total',
       help: 'Messages re-delivered after a restart or rebalance and skipped because their offsets were already stored',
+      registers: [registry],
+    }),
+    messagesMissed: new Counter({
+      name: 'tickflow_messages_missed_total',
+      help: 'Messages the topic no longer held when the processor reached them: deleted by its retention before they were stored',
+      labelNames: ['topic', 'partition'],
       registers: [registry],
     }),
     deadLetters: new Counter({

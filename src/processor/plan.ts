@@ -5,7 +5,7 @@ import type { BatchItem, DeadLetter, PartitionOffset, Tick, WritePlan } from '..
 import { INTERVALS } from '../domain/types.ts'
 import type { AlertFiring, AlertHistory, AlertRule } from '../domain/alerts.ts'
 import type { BatchResult, PlanContext, PreparedWrite, TickStore } from '../store/ticks.ts'
-import { PIPELINED_MAX_TICKS, claimCopy, offsetKey, ticksToCopy } from '../store/ticks.ts'
+import { PIPELINED_MAX_TICKS, claimCopy, offsetGaps, offsetKey, ticksToCopy } from '../store/ticks.ts'
 import { aggregate } from './aggregate.ts'
 import { duplicateOf } from './validate.ts'
 import { evaluateAlerts, historyNeeds } from './alerts.ts'
@@ -123,16 +123,6 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
   }
   const claim = idsToClaim(ticks)
   if (claim.repeated.size > 0) return undefined
-  // The smallest offset per partition; the key is built once per run of one partition.
-  const firstOffsets = new Map<string, bigint>()
-  let last: BatchItem | undefined
-  let key = ''
-  for (const i of unique) {
-    if (last?.partition !== i.partition || last.topic !== i.topic) key = offsetKey(i.topic, i.partition)
-    last = i
-    const first = firstOffsets.get(key)
-    if (first === undefined || i.offset < first) firstOffsets.set(key, i.offset)
-  }
   const plan: WritePlan = {
     ticks,
     bars: aggregate(ticks, INTERVALS, timezone),
@@ -149,7 +139,7 @@ export function prepareWrite(items: BatchItem[], timezone: string): PreparedWrit
   if (ticks.length > PIPELINED_MAX_TICKS) copyRows()
   return {
     plan,
-    firstOffsets,
+    firstOffsets: firstOffsets(unique),
     claim: { sources: claim.sources, tradeIds: claim.tradeIds },
     get claimRows() {
       return copyRows().claim
@@ -207,7 +197,30 @@ export async function buildPlan(
   const firings = rules ? await alertFirings(ticks, await rules, ctx, cache) : []
   const offsets = nextOffsets(items, ctx)
   cache.advance(offsets)
-  return { ticks, bars, firings, deadLetters: dead, offsets, skipped: items.length - fresh.length }
+  const gaps = offsetGaps(firstOffsets(fresh), ctx.stored)
+  return {
+    ticks,
+    bars,
+    firings,
+    deadLetters: dead,
+    offsets,
+    skipped: items.length - fresh.length,
+    ...(gaps.length > 0 ? { gaps } : {}),
+  }
+}
+
+/** The smallest offset per partition (`${topic}\0${partition}`); the key is built once per run of one partition. */
+function firstOffsets(items: BatchItem[]): Map<string, bigint> {
+  const first = new Map<string, bigint>()
+  let last: BatchItem | undefined
+  let key = ''
+  for (const i of items) {
+    if (last?.partition !== i.partition || last.topic !== i.topic) key = offsetKey(i.topic, i.partition)
+    last = i
+    const f = first.get(key)
+    if (f === undefined || i.offset < f) first.set(key, i.offset)
+  }
+  return first
 }
 
 /** The alert firings of the trades to store, against the history stored before them. */

@@ -10,7 +10,14 @@ import type { Bus, BusMessage, BusProducer } from '../bus/types.ts'
 import { sameOrder } from '../util/same-order.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { TickStore, BatchResult, PreparedWrite } from '../store/ticks.ts'
-import { INTERVALS, type BatchItem, type DeadLetter, type Interval, type Tick } from '../domain/types.ts'
+import {
+  INTERVALS,
+  type BatchItem,
+  type DeadLetter,
+  type Interval,
+  type OffsetGap,
+  type Tick,
+} from '../domain/types.ts'
 import { Watermarks, type BarUpdate } from './lateness.ts'
 import { classify, type Classified, type ValidationOptions } from './validate.ts'
 import { prepareWrite, uniqueOffsets, writeBatch } from './plan.ts'
@@ -188,6 +195,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
     for (const d of result.deadLettered) o.metrics.deadLetters.inc({ reason: d.reason })
     for (const f of result.firings ?? []) o.metrics.alertFirings.inc({ kind: f.kind })
     if (result.firings?.length) o.onFired?.()
+    if (result.gaps) void reportGaps(result.gaps)
     // The batch's partition list is built only when the line is written.
     if (o.log.isLevelEnabled('debug'))
       o.log.debug(
@@ -306,6 +314,37 @@ export function startProcessor(o: ProcessorOptions): Processor {
         'then run the command again to store the rest',
       { cause: err },
     )
+
+  /**
+   * A batch began past the offset its partition had stored: the messages between were not in the
+   * topic when it was read. Below the topic's first offset they were deleted by its retention (the
+   * processor was stopped, or behind, for longer than retention.ms): lost before tickflow stored
+   * them, which must not pass unseen. Offsets above it held no message (transaction markers,
+   * compaction) and lose nothing.
+   */
+  async function reportGaps(gaps: OffsetGap[]): Promise<void> {
+    try {
+      const starts = new Map<string, Map<number, bigint>>()
+      for (const g of gaps) {
+        let start = starts.get(g.topic)
+        if (!start) starts.set(g.topic, (start = await o.bus.startOffsets(g.topic)))
+        const gone = (start.get(g.partition) ?? 0n) < g.to ? (start.get(g.partition) ?? 0n) : g.to
+        const lost = gone - g.from
+        const where = { topic: g.topic, partition: g.partition, from: String(g.from), to: String(g.to) }
+        if (lost <= 0n) {
+          o.log.debug(where, 'offsets held no message (transaction markers or compaction)')
+          continue
+        }
+        o.metrics.messagesMissed.inc({ topic: g.topic, partition: String(g.partition) }, Number(lost))
+        o.log.warn(
+          { ...where, lost: Number(lost) },
+          `${lost} messages of ${g.topic} partition ${g.partition} (offsets ${g.from} to ${gone - 1n}) were deleted by the topic's retention before they were stored: the processor was stopped or behind for longer than the topic keeps messages`,
+        )
+      }
+    } catch (err) {
+      o.log.warn({ err: errorMessage(err) }, 'checking offsets a batch passed over failed')
+    }
+  }
 
   const refreshLag = (): void =>
     void updateLag().catch((err: unknown) => o.log.debug({ err: errorMessage(err) }, 'lag update failed'))

@@ -6,7 +6,15 @@
 import { createHash } from 'node:crypto'
 import { prepared, type Db, type Queryable } from './db.ts'
 import { readBars, upsertBars } from './bars.ts'
-import type { Bar, DeadLetter, PartialBar, PartitionOffset, Tick, WritePlan } from '../domain/types.ts'
+import type {
+  Bar,
+  DeadLetter,
+  OffsetGap,
+  PartialBar,
+  PartitionOffset,
+  Tick,
+  WritePlan,
+} from '../domain/types.ts'
 import type { AlertHistory, AlertRule, HistoryNeed } from '../domain/alerts.ts'
 import { insertFirings, listRules, readHistory, type StoredAlertFiring } from './alerts.ts'
 import { PartitionRanges, ensurePartition } from './partitions.ts'
@@ -24,6 +32,8 @@ export interface BatchResult {
   firings?: StoredAlertFiring[]
   /** Whether a plan prepared before the transaction was stored as made, or was built again. */
   prepared?: 'held' | 'lost'
+  /** Offsets the batch passed over (WritePlan.gaps); absent = none. */
+  gaps?: OffsetGap[]
 }
 
 /** What the store tells the plan builder, inside the batch's transaction. */
@@ -66,6 +76,21 @@ export interface PreparedWrite {
 export const DEAD_LETTER_PAYLOAD_CAP = 64 * 1024
 
 export const offsetKey = (topic: string, partition: number): string => `${topic}\0${partition}`
+
+/**
+ * The partitions whose first new offset lies past what the group had stored. A partition the
+ * group never stored has no gap: where a new group starts is the topic's business.
+ */
+export function offsetGaps(first: Map<string, bigint>, stored: Map<string, bigint>): OffsetGap[] {
+  const gaps: OffsetGap[] = []
+  for (const [key, to] of first) {
+    const from = stored.get(key)
+    if (from === undefined || to <= from) continue
+    const cut = key.lastIndexOf('\0')
+    gaps.push({ topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)), from, to })
+  }
+  return gaps
+}
 
 export const COPY_TICKS =
   'copy ticks (symbol, ts, price, size, source, trade_id, ingest_seq, kafka_partition, recv_ts, conditions) from stdin'
@@ -223,6 +248,7 @@ export class TickStore {
         bars,
         firings,
         ...(prepared ? { prepared: 'lost' as const } : {}),
+        ...(plan.gaps ? { gaps: plan.gaps } : {}),
       }
       return { result, bars: plan.bars }
     })
@@ -288,7 +314,8 @@ async function writePrepared(
     bars.status === 'fulfilled' &&
     [claim, ticks, dead, offsets].every((s) => s.status === 'fulfilled') &&
     [...p.firstOffsets].every(([key, first]) => first >= (stored.get(key) ?? 0n))
-  if (held)
+  if (held) {
+    const gaps = offsetGaps(p.firstOffsets, stored)
     return {
       stored,
       result: {
@@ -298,8 +325,10 @@ async function writePrepared(
         bars: bars.value,
         firings: [],
         prepared: 'held',
+        ...(gaps.length > 0 ? { gaps } : {}),
       },
     }
+  }
   if (!pipelined) await tx.exec('rollback to savepoint prepared_batch')
   return { stored }
 }
