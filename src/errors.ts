@@ -18,6 +18,7 @@ export const errorCodes = {
   TF_REPLAY_FILE: 'the replay file cannot be read, is not text or gzip, or is cut short or corrupt part-way',
   TF_SQL: 'a statement given to tickflow sql failed',
   TF_NO_STORE: 'tickflow sql found no embedded store in the data directory',
+  TF_TOPIC_RECREATED: 'the Kafka topic was deleted and created again while the processor ran',
   TF_STORE_VERSION: 'the store was migrated by a newer tickflow (it holds migrations this one does not know)',
   TF_DISK_FULL: "the disk holding the store (the embedded data directory, or PostgreSQL's) is full",
   TF_REGISTRY: 'the schema registry cannot be reached or fails a request',

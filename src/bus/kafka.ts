@@ -125,6 +125,17 @@ export function createKafkaBus(options: KafkaBusOptions): Bus {
     endOffsets: (topic: string): Promise<Map<number, bigint>> => listOffsets(topic, LATEST),
     startOffsets: (topic: string): Promise<Map<number, bigint>> => listOffsets(topic, EARLIEST),
 
+    topicId: (topic: string): Promise<string | undefined> =>
+      withAdmin(async (admin) => (await admin.metadata({ topics: [topic] })).topics.get(topic)?.id),
+
+    forgetPositions: (groupId: string, topic: string): Promise<void> =>
+      withAdmin(async (admin) => {
+        const meta = await admin.metadata({ topics: [topic] })
+        const count = meta.topics.get(topic)?.partitionsCount ?? 0
+        const partitionIndexes = Array.from({ length: count }, (_, p) => p)
+        await admin.deleteConsumerGroupOffsets({ groupId, topics: [{ name: topic, partitionIndexes }] })
+      }),
+
     async close(): Promise<void> {
       await Promise.allSettled([...closers].map((c) => c()))
     },

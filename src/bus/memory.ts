@@ -251,6 +251,14 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       return Promise.resolve(new Map(t.partitions.map((log, p) => [p, t.base[p]! + BigInt(log.length)])))
     },
 
+    topicId(): Promise<string | undefined> {
+      return Promise.resolve(undefined)
+    },
+
+    forgetPositions(): Promise<void> {
+      return Promise.resolve()
+    },
+
     startOffsets(topic: string): Promise<Map<number, bigint>> {
       const t = topicOf(topic)
       return Promise.resolve(new Map(t.partitions.map((_, p) => [p, t.base[p]!])))

@@ -92,5 +92,12 @@ export interface Bus {
   endOffsets(topic: string): Promise<Map<number, bigint>>
   /** Start offsets (the first offset still held; retention deletes below it) per partition. */
   startOffsets(topic: string): Promise<Map<number, bigint>>
+  /**
+   * Kafka's id of the topic's current incarnation (a topic deleted and created again gets a new
+   * one); undefined where there is none (the in-process bus) or the topic does not exist.
+   */
+  topicId(topic: string): Promise<string | undefined>
+  /** Forgets the group's committed positions in the topic (Kafka's own, not the store's). */
+  forgetPositions(groupId: string, topic: string): Promise<void>
   close(): Promise<void>
 }

@@ -23,6 +23,7 @@ import { tradeEncoder, type TradeEncoder, type WireFormat } from '../bus/wire.ts
 import { createLogger } from './logger.ts'
 import { lockDataDir } from './data-lock.ts'
 import { EmbeddedStatistics } from '../store/statistics.ts'
+import { adoptTopic } from '../store/topics.ts'
 import { gatedDb } from './gated-db.ts'
 import { makeDirs } from './make-dirs.ts'
 import { say } from './say.ts'
@@ -154,6 +155,34 @@ export class Runtime {
     return db
   }
 
+  /**
+   * Ties the group's stored offsets to the topic's current incarnation (Kafka's topic id). A topic
+   * deleted and created again since they were stored numbers its messages from 0 again: the old
+   * offsets are dropped, and Kafka's positions of the group with them, so the new topic is read
+   * from its start instead of skipped as stored. Returns the id (undefined on the in-process bus).
+   */
+  private async adoptTopic(db: Db): Promise<string | undefined> {
+    const { kafkaTopic: topic, kafkaGroupId: group } = this.config
+    const bus = this.bus()
+    const topicId = await bus.topicId(topic)
+    if (topicId === undefined) return undefined
+    const adopted = await adoptTopic(db, group, topic, topicId)
+    if (adopted.previous === undefined) return topicId
+    await bus
+      .forgetPositions(group, topic)
+      .catch((err: unknown) =>
+        this.log.warn(
+          { err: errorMessage(err) },
+          "forgetting the group's Kafka positions in the old topic failed",
+        ),
+      )
+    this.log.warn(
+      { topic, group, previous: adopted.previous, current: topicId, partitions: adopted.dropped },
+      `topic ${topic} was deleted and created again since group ${group} last stored from it: the offsets stored for the old topic are dropped and the new one is read from its start (trades already stored are recognised by their ids)`,
+    )
+    return topicId
+  }
+
   /** The embedded store's statistics keeper, once its database is prepared. */
   private statistics: EmbeddedStatistics | undefined
 
@@ -250,6 +279,7 @@ export class Runtime {
     const bus = this.bus()
     const store = new TickStore(db)
     await store.createAhead()
+    const topicId = await this.adoptTopic(db)
     const statistics = this.statistics
     const onCommitted: ProcessorOptions['onCommitted'] = statistics
       ? (result, bars, now) => {
@@ -273,6 +303,7 @@ export class Runtime {
       onFired: () => this.wakeWebhooks?.(),
       ...extra,
       onCommitted,
+      topicId,
     })
     // Partitions are created a day ahead; long-running processors renew them hourly.
     const ahead = setInterval(

@@ -23,7 +23,7 @@ import { classify, type Classified, type ValidationOptions } from './validate.ts
 import { prepareWrite, uniqueOffsets, writeBatch } from './plan.ts'
 import { KAFKA_DEFAULT_MAX_MESSAGE_BYTES, deadLetterRequests } from './dead-letters.ts'
 import { StepError, failedStep, isContentFailure } from './failures.ts'
-import { DiskFullError, errorMessage } from '../errors.ts'
+import { DiskFullError, TickflowError, errorMessage } from '../errors.ts'
 import { isDiskFull } from '../store/disk-full.ts'
 import { AvroTradeDecoder, isAvroFramed } from '../bus/wire.ts'
 import type { SchemaRegistry } from '../bus/registry.ts'
@@ -31,11 +31,20 @@ import { backoffDelay } from '../util/backoff.ts'
 import { withTimeout } from '../util/timeout.ts'
 import { unmappedConditions } from '../domain/conditions.ts'
 
+/** How often a running processor checks that its topic is the incarnation it started on. */
+const TOPIC_ID_CHECK_MS = 2000
+
 export interface ProcessorOptions {
   bus: Bus
   store: TickStore
   topic: string
   groupId: string
+  /**
+   * Kafka's id of the topic incarnation the group's stored offsets belong to (src/store/topics.ts):
+   * if the topic is deleted and created again while the processor runs, it stops rather than skip
+   * the new topic's messages as stored.
+   */
+  topicId?: string
   log: Logger
   metrics: Metrics
   /** maxMessageBytes undefined = the topic's max.message.bytes (none on the in-process bus). */
@@ -150,6 +159,7 @@ export function startProcessor(o: ProcessorOptions): Processor {
   }
 
   async function handle(batch: BusMessage[]): Promise<void> {
+    if (recreated) throw recreated
     // Read before any await: the look-ahead for the batch after this one is already under way.
     const shown = aheadPrepared
     aheadPrepared = undefined
@@ -346,6 +356,31 @@ export function startProcessor(o: ProcessorOptions): Processor {
     }
   }
 
+  // The topic's incarnation, checked every few seconds: a new one numbers its messages from 0, below
+  // the offsets stored for the old one, and they would be skipped as stored. The next batch stops
+  // the processor instead; run again, it drops the old offsets (runtime.ts) and reads the new topic
+  // from its start.
+  let recreated: TickflowError | undefined
+  let failRecreated: ((err: TickflowError) => void) | undefined
+  const incarnation = o.topicId
+    ? setInterval(() => {
+        void o.bus
+          .topicId(o.topic)
+          .then((id) => {
+            if (id === undefined || id === o.topicId || recreated) return
+            recreated = new TickflowError(
+              'TF_TOPIC_RECREATED',
+              `topic ${o.topic} was deleted and created again while this processor ran: run it again to read the new topic from its start (the offsets stored for the old one are dropped then; trades already stored are recognised by their ids)`,
+            )
+            o.log.warn({ topic: o.topic, previous: o.topicId, current: id }, recreated.message)
+            // The command's shutdown closes the consumer (processor.close()).
+            failRecreated?.(recreated)
+          })
+          .catch((err: unknown) => o.log.debug({ err: errorMessage(err) }, 'topic id check failed'))
+      }, TOPIC_ID_CHECK_MS)
+    : undefined
+  incarnation?.unref()
+
   const refreshLag = (): void =>
     void updateLag().catch((err: unknown) => o.log.debug({ err: errorMessage(err) }, 'lag update failed'))
   const lagTimer = setInterval(refreshLag, 1000)
@@ -376,7 +411,14 @@ export function startProcessor(o: ProcessorOptions): Processor {
     )
   }
 
-  const done = consumer.run(handle, ahead).finally(() => clearInterval(lagTimer))
+  // A new incarnation of the topic stops the processor even with no batch to hand it (the new
+  // topic's first messages may have been skipped before the check saw it; the next run reads them).
+  const gone = new Promise<never>((_, reject) => (failRecreated = reject))
+  gone.catch(() => {})
+  const done = Promise.race([consumer.run(handle, ahead), gone]).finally(() => {
+    clearInterval(lagTimer)
+    clearInterval(incarnation)
+  })
   let closed: Promise<void> | undefined
   return {
     done,
