@@ -16,7 +16,7 @@ import { startCli } from '../support/cli.ts'
 import { startThrowawayCluster } from '../support/postgres.ts'
 import { assertExact, expectedChecksum, ingestArgs } from '../support/scenario.ts'
 import { smallDisk, type SmallDisk } from '../support/small-disk.ts'
-import { freePort, testBrokers, uniqueTopic } from '../support/topics.ts'
+import { freePort, pipelineEnv, uniqueTopic } from '../support/topics.ts'
 import { waitFor } from '../support/wait.ts'
 import { exitWithin, tempDir, tradeFile } from '../cli/support.ts'
 
@@ -139,12 +139,7 @@ test('PostgreSQL runs out of disk under tickflow process: it exits within second
   await admin.query('create database full_disk tablespace small')
   const url = `postgres://postgres@127.0.0.1:${port}/full_disk`
   const topic = uniqueTopic('disk-full')
-  const env = {
-    KAFKA_BROKERS: testBrokers().join(','),
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: url,
-  }
+  const env = pipelineEnv(topic, url)
   const n = 150_000
   const ingest = startCli(ingestArgs(n, 50_000, 41), env)
   assert.equal((await exitWithin(ingest, 120_000)).code, 0, ingest.output())

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startThrowawayCluster } from '../support/postgres.ts'
-import { freePort } from '../support/topics.ts'
+import { freePort, pipelineEnv } from '../support/topics.ts'
 import { connectPostgres } from '../../src/store/db.ts'
 import { startCli } from '../support/cli.ts'
 import { testBrokers, uniqueTopic } from '../support/topics.ts'
@@ -17,12 +17,7 @@ test('PostgreSQL restarted mid-run: the processor retries with backoff and resum
   t.after(() => pg.stop())
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
   const topic = uniqueTopic('pgrestart')
-  const env = {
-    KAFKA_BROKERS: testBrokers().join(','),
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: url,
-  }
+  const env = pipelineEnv(topic, url)
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
   await waitGroupMembers(testBrokers(), 'proc', topic, 1, 180_000, proc.output)

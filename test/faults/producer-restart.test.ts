@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { connectPostgres } from '../../src/store/db.ts'
 import { createTestDatabase } from '../support/postgres.ts'
 import { waitProduced } from '../support/wait.ts'
-import { testBrokers, uniqueTopic } from '../support/topics.ts'
+import { pipelineEnv, testBrokers, uniqueTopic } from '../support/topics.ts'
 import { startCli, runCli } from '../support/cli.ts'
 import { TradeChecksum, tableChecksum } from '../support/checksum.ts'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
@@ -23,12 +23,7 @@ test('producer SIGKILLed mid-replay and restarted: every recorded trade stored o
   const database = await createTestDatabase()
   t.after(() => database.drop())
   const topic = uniqueTopic('replay-restart')
-  const env = {
-    KAFKA_BROKERS: testBrokers().join(','),
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: database.url,
-  }
+  const env = pipelineEnv(topic, database.url)
   const proc = startCli(['process'], env)
   t.after(() => void proc.child.kill('SIGKILL'))
   // The recording spans about six minutes: at 60× it takes about six seconds to replay.

@@ -17,7 +17,7 @@ import { startCli, type CliProcess } from '../support/cli.ts'
 import { createTestDatabase } from '../support/postgres.ts'
 import { SYMBOLS } from '../support/scenario.ts'
 import { simulate } from '../../src/sources/simulator.ts'
-import { testBrokers, uniqueTopic } from '../support/topics.ts'
+import { pipelineEnv, testBrokers, uniqueTopic } from '../support/topics.ts'
 import { waitFor } from '../support/wait.ts'
 import { exitWithin } from '../cli/support.ts'
 
@@ -28,13 +28,7 @@ async function setUp(t: TestContext): Promise<{ db: Db; env: Record<string, stri
   t.after(() => db.close())
   await migrate(db)
   const topic = uniqueTopic('recreated')
-  const env = {
-    KAFKA_BROKERS: testBrokers().join(','),
-    KAFKA_TOPIC: topic,
-    KAFKA_PARTITIONS: '2',
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: database.url,
-  }
+  const env = { ...pipelineEnv(topic, database.url), KAFKA_PARTITIONS: '2' }
   return { db, env, topic }
 }
 

@@ -14,7 +14,7 @@ import { connectPostgres, type Db } from '../../src/store/db.ts'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
 import { encodeTrade } from '../../src/domain/trade.ts'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts'
-import { freePort, testBrokers, uniqueTopic } from '../support/topics.ts'
+import { freePort, pipelineEnv, testBrokers, uniqueTopic } from '../support/topics.ts'
 import { startCli, type CliProcess } from '../support/cli.ts'
 import { waitCaughtUp } from '../support/scenario.ts'
 import { checkBars } from '../support/bars.ts'
@@ -107,12 +107,7 @@ describe('Spark and tickflow on late and repeated trades', { timeout: 600_000 },
     database = await createTestDatabase()
     db = connectPostgres(database.url)
     dir = mkdtempSync(join(tmpdir(), 'tickflow-spark-late-'))
-    const env = {
-      KAFKA_BROKERS: testBrokers().join(','),
-      KAFKA_TOPIC: uniqueTopic('spark-late'),
-      KAFKA_GROUP_ID: 'proc',
-      DATABASE_URL: database.url,
-    }
+    const env = pipelineEnv(uniqueTopic('spark-late'), database.url)
     const bus = createKafkaBus({ brokers: testBrokers() })
     try {
       await bus.ensureTopic({ name: env.KAFKA_TOPIC, partitions: 2 })

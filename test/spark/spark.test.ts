@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { connectPostgres, type Db } from '../../src/store/db.ts'
 import { createKafkaBus } from '../../src/bus/kafka.ts'
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts'
-import { freePort, testBrokers, uniqueTopic } from '../support/topics.ts'
+import { freePort, pipelineEnv, testBrokers, uniqueTopic } from '../support/topics.ts'
 import { runCli, startCli } from '../support/cli.ts'
 import { binanceFeedTrades, dataFile } from '../support/data.ts'
 import { waitCaughtUp } from '../support/scenario.ts'
@@ -40,12 +40,7 @@ async function services(
   const database = await createTestDatabase()
   const db = connectPostgres(database.url)
   const dir = mkdtempSync(join(tmpdir(), `tickflow-spark-${name}-`))
-  const env = {
-    KAFKA_BROKERS: testBrokers().join(','),
-    KAFKA_TOPIC: uniqueTopic(`spark-${name}`),
-    KAFKA_GROUP_ID: 'proc',
-    DATABASE_URL: database.url,
-  }
+  const env = pipelineEnv(uniqueTopic(`spark-${name}`), database.url)
   return { database, db, env, dir }
 }
 

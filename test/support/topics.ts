@@ -21,3 +21,13 @@ export function freePort(): Promise<number> {
     })
   })
 }
+
+/** The environment of tickflow commands on the test brokers: `topic`, group `proc`, `databaseUrl`. */
+export function pipelineEnv(topic: string, databaseUrl: string) {
+  return {
+    KAFKA_BROKERS: testBrokers().join(','),
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: 'proc',
+    DATABASE_URL: databaseUrl,
+  }
+}
