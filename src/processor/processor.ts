@@ -357,9 +357,9 @@ export function startProcessor(o: ProcessorOptions): Processor {
   }
 
   // The topic's incarnation, checked every few seconds: a new one numbers its messages from 0, below
-  // the offsets stored for the old one, and they would be skipped as stored. The next batch stops
-  // the processor instead; run again, it drops the old offsets (runtime.ts) and reads the new topic
-  // from its start.
+  // the offsets stored for the old one, and they would be skipped as stored. The processor stops
+  // instead (no batch is handled after the check saw it); run again, it drops the old offsets
+  // (runtime.ts) and reads the new topic from its start.
   let recreated: TickflowError | undefined
   let failRecreated: ((err: TickflowError) => void) | undefined
   const incarnation = o.topicId
