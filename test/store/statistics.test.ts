@@ -17,7 +17,9 @@ import { tradesSql } from '../../src/api/queries.ts'
 import { runCli } from '../support/cli.ts'
 import { tradeFile } from '../cli/support.ts'
 
-const START = Date.now() - 3_600_000
+// Mid-month, an hour's range: one partition of ticks whatever the day the test runs (a range across
+// two partitions is planned differently).
+const START = Date.parse('2026-11-10T12:00:00Z')
 
 async function store(t: TestContext): Promise<{ db: Db; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tickflow-statistics-'))
@@ -25,7 +27,7 @@ async function store(t: TestContext): Promise<{ db: Db; dir: string }> {
   const db = await openPglite(join(dir, 'pglite'))
   t.after(() => db.close())
   await migrate(db)
-  await new TickStore(db).createAhead()
+  await new TickStore(db).createAhead(1, START)
   return { db, dir }
 }
 
@@ -50,7 +52,7 @@ async function rowsReadForPage(db: Db, limit: number): Promise<number> {
   const { text, values } = tradesSql({
     symbol: 'AAA',
     lo: new Date(START).toISOString(),
-    hi: new Date(START + 86_400_000).toISOString(),
+    hi: new Date(START + 3_600_000).toISOString(),
     order: 'asc',
     limit,
     after: { ts: new Date(START + 100_000).toISOString(), partition: 0, seq: '100000' },
