@@ -3,6 +3,7 @@
 // by the batch's content (PostgreSQL refusing a value, the broker refusing a message) will fail
 // every retry, so the processor isolates the message(s) causing it instead (processor.ts).
 import { TickflowError, errorMessage } from '../errors.ts'
+import { causes } from '../util/causes.ts'
 
 /** A failure of one step of a batch write, named so the retry log says what failed. */
 export class StepError extends Error {
@@ -20,12 +21,11 @@ const CONTENT_SQLSTATE = /^(22|23|54)/
 
 /** True when retrying the same messages cannot succeed. */
 export function isContentFailure(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 8; depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code
     if (typeof code === 'string' && CONTENT_SQLSTATE.test(code)) return true
     // The bus marks a broker's refusal of the messages themselves as not retryable.
     if (e instanceof TickflowError && !e.retryable && e.code === 'TF_KAFKA') return true
-    e = (e as { cause?: unknown }).cause
   }
   return false
 }

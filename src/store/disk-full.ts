@@ -5,16 +5,16 @@
 import { statfsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { DiskFullError, errorMessage } from '../errors.ts'
+import { causes } from '../util/causes.ts'
 
 // Class 53 is "insufficient resources"; 53100 is disk_full.
 const DISK_FULL_SQLSTATE = '53100'
 
 /** True when `err` or one of its causes says the disk holding the store is full. */
 export function isDiskFull(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 8; depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code
     if (code === DISK_FULL_SQLSTATE || code === 'ENOSPC' || code === 'EDQUOT') return true
-    e = (e as { cause?: unknown }).cause
   }
   return false
 }
